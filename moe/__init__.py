@@ -1,0 +1,1 @@
+"""MoE-PPO agent, router corrections and a single-run trainer."""
