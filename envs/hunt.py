@@ -1,0 +1,132 @@
+"""Hunt: a persistent multi-intent task."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from minigrid.core.grid import Grid
+from minigrid.core.world_object import Goal, Lava
+
+from envs.base import MultiIntentEnv, Wanderer
+
+
+class Monster(Wanderer):
+    """The red wandering ball to strike."""
+
+    def __init__(self):
+        super().__init__("red")
+
+
+class Exit(Goal):
+    """A goal tile that is closed (grey, a blocker) until opened (green)."""
+
+    def __init__(self):
+        super().__init__("grey")
+        self.is_open = False
+
+    def open(self) -> None:
+        self.is_open = True
+        self.color = "green"
+
+    def can_overlap(self) -> bool:
+        return self.is_open
+
+
+class HuntEnv(MultiIntentEnv):
+    """Strike the wandering monster, then leave through the exit.
+
+    ## Level
+    An open room with a red monster that moves to a random neighbouring free
+    cell every step, a few lava tiles (``n_lava``, default ``size // 2 - 1``;
+    never touching each other or the exit, so the room stays connected) and a
+    closed grey exit in the bottom-right corner. The agent starts in the
+    top-left quarter. Striking the monster (toggle
+    while facing it) removes it and turns the exit green and passable.
+
+    ## Intents (persistent)
+    - ``hunt``: the monster is alive, wherever it is, in view or not;
+    - ``reach_exit``: the monster has been struck.
+
+    ## Dynamics
+    Each step the monster moves first, then the agent acts. What the agent
+    does to the cell in front of it is judged on the state it observed: a
+    toggle at a monster in front strikes it before it can move away, and
+    walking forward at a monster in front kills the agent (MiniGrid's
+    Dynamic-Obstacles rule). The monster never steps onto the agent, so
+    deaths are always the agent's own move.
+
+    ## Rewards
+    ``1 - 0.9 * step_count / max_steps`` for stepping on the open exit.
+    Walking into the monster or into lava ends the episode with 0. Truncated
+    at ``max_steps`` (default ``10 * size**2``).
+    """
+
+    intents = ("hunt", "reach_exit")
+
+    def __init__(
+        self,
+        size: int = 8,
+        n_lava: int | None = None,
+        max_steps: int | None = None,
+        **kwargs: Any,
+    ):
+        self.n_lava = size // 2 - 1 if n_lava is None else n_lava
+        if max_steps is None:
+            max_steps = 10 * size**2
+        super().__init__(size=size, max_steps=max_steps, **kwargs)
+
+    @staticmethod
+    def _gen_mission() -> str:
+        return "strike the monster, then get to the exit"
+
+    def _gen_grid(self, width: int, height: int) -> None:
+        self.grid = Grid(width, height)
+        self.grid.wall_rect(0, 0, width, height)
+        self.exit = Exit()
+        self.put_obj(self.exit, width - 2, height - 2)
+
+        for _ in range(self.n_lava):
+            self.place_obj(Lava(), reject_fn=_touches_blocker)
+
+        # Start in the top-left quarter, away from the bottom-right goal.
+        self.place_agent(top=(1, 1), size=(width // 2 - 1, height // 2 - 1))
+        self.monster = Monster()
+        self.place_obj(self.monster)
+        self.monster_alive = True
+        self.mission = self._gen_mission()
+
+    def _intent(self) -> str:
+        return "hunt" if self.monster_alive else "reach_exit"
+
+    def step(self, action):
+        facing_monster = self.monster_alive and tuple(self.front_pos) == tuple(
+            self.monster.cur_pos
+        )
+        if facing_monster and action == self.actions.toggle:
+            self._strike()
+        elif self.monster_alive:
+            self._wander(self.monster)
+
+        obs, reward, terminated, truncated, info = super().step(action)
+        if facing_monster and action == self.actions.forward:
+            terminated = True
+            reward = 0
+        return obs, reward, terminated, truncated, info
+
+    def _strike(self) -> None:
+        self.grid.set(*self.monster.cur_pos, None)
+        self.monster.cur_pos = None
+        self.monster_alive = False
+        self.exit.open()
+
+
+def _touches_blocker(env: HuntEnv, pos: tuple[int, int]) -> bool:
+    # Lava tiles that touch each other (diagonals included) or the closed
+    # exit could wall off part of the room; isolated ones cannot.
+    x, y = pos
+    for dx in (-1, 0, 1):
+        for dy in (-1, 0, 1):
+            cell = env.grid.get(x + dx, y + dy)
+            if cell is not None and cell.type in ("lava", "goal"):
+                return True
+    return False
