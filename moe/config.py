@@ -1,0 +1,131 @@
+"""The run configuration: defaults, overrides, and validation with messages naming the key."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+PACKAGE_DIR = Path(__file__).parent
+DEFAULT_CONFIG_PATH = PACKAGE_DIR / "default_config.yaml"
+SCHEMA_PATH = PACKAGE_DIR / "config.schema.yaml"
+
+
+class ConfigError(ValueError):
+    """A configuration problem, with a message meant for the person who wrote the config."""
+
+
+def load_yaml(path: str | Path) -> Any:
+    try:
+        text = Path(path).read_text()
+    except OSError as error:
+        raise ConfigError(f"cannot read config file {path}: {error.strerror}") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"malformed YAML in {path}{where}: {getattr(error, 'problem', error)}") from None
+
+
+def default_config() -> dict:
+    return load_yaml(DEFAULT_CONFIG_PATH)
+
+
+def merge(base: dict, overrides: dict, path: str = "") -> dict:
+    """`base` with `overrides` applied recursively; mappings merge, everything else replaces."""
+    merged = copy.deepcopy(base)
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merge(merged[key], value, f"{path}{key}.")
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def parse_set(assignments: list[str]) -> dict:
+    """`["a.b=1", "c=x"]` -> `{"a": {"b": 1}, "c": "x"}`; values are read as YAML scalars."""
+    overrides: dict = {}
+    for assignment in assignments:
+        key, sep, raw_value = assignment.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--set expects key=value, got {assignment!r}")
+        try:
+            value = yaml.safe_load(raw_value)
+        except yaml.YAMLError:
+            raise ConfigError(f"--set {key}: cannot parse value {raw_value!r}") from None
+        node = overrides
+        *parents, leaf = key.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return overrides
+
+
+def resolve(config_file: str | Path | None = None, assignments: list[str] = ()) -> dict:
+    """Defaults, then the config file, then --set assignments; validated."""
+    config = default_config()
+    if config_file is not None:
+        from_file = load_yaml(config_file)
+        if from_file is None:
+            from_file = {}
+        if not isinstance(from_file, dict):
+            raise ConfigError(f"config file {config_file} must hold a mapping, not {type(from_file).__name__}")
+        config = merge(config, from_file)
+    config = merge(config, parse_set(list(assignments)))
+    validate(config)
+    return config
+
+
+def validate(config: dict) -> None:
+    schema = load_yaml(SCHEMA_PATH)
+    errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(config), key=lambda e: list(e.path))
+    if errors:
+        error = errors[0]
+        key = ".".join(str(part) for part in error.absolute_path) or "(top level)"
+        if error.validator == "additionalProperties":
+            known = ", ".join(sorted(error.schema.get("properties", {})))
+            raise ConfigError(f"unknown config key in {key}: {error.message}; known keys: {known}")
+        raise ConfigError(f"config key {key}: {error.message}")
+    _validate_phases(config["phases"])
+    from moe.corrections import validate_corrections
+
+    validate_corrections(config["corrections"], [phase["name"] for phase in config["phases"]])
+
+
+def _validate_phases(phases: list[dict]) -> None:
+    names = [phase["name"] for phase in phases]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"config key phases: phase names repeat: {names}")
+    ends = [phase["end"] for phase in phases]
+    if ends[-1] != 1:
+        raise ConfigError(f"config key phases: the last phase must end at 1.0, not {ends[-1]}")
+    for phase in phases[:-1]:
+        if not 0 < phase["end"] < 1:
+            raise ConfigError(
+                f"config key phases: boundary of phase {phase['name']!r} is {phase['end']}, outside (0, 1)"
+            )
+    if ends != sorted(ends) or len(set(ends)) != len(ends):
+        raise ConfigError(f"config key phases: ends must increase strictly, got {ends}")
+
+
+def phase_at(phases: list[dict], fraction_done: float) -> str:
+    """The phase in force when `fraction_done` of the frames have been trained."""
+    for phase in phases:
+        if fraction_done < phase["end"]:
+            return phase["name"]
+    return phases[-1]["name"]
+
+
+def resolve_device(requested: str):
+    """The torch device for config key `device` (auto: a GPU when one is present)."""
+    import torch
+
+    if requested == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("config key device: cuda was asked for but no GPU is available")
+    return torch.device(requested)

@@ -1,0 +1,46 @@
+"""What a run records next to its metrics so it can be trusted and repeated."""
+
+from __future__ import annotations
+
+import platform
+import subprocess
+from importlib import metadata
+from pathlib import Path
+
+import torch
+
+PACKAGES = ("torch", "gymnasium", "minigrid", "numpy", "pandas", "snakemake", "moe-router-ablation")
+
+
+def package_versions() -> dict[str, str | None]:
+    versions = {}
+    for package in PACKAGES:
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = None
+    return versions
+
+
+def git_revision() -> str | None:
+    """The source checkout's commit, with '-dirty' when it has uncommitted changes."""
+    source = Path(__file__).resolve().parent.parent
+    try:
+        revision = subprocess.run(["git", "rev-parse", "HEAD"], cwd=source, capture_output=True,
+                                  text=True, check=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=source,
+                               capture_output=True, text=True, check=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return revision + ("-dirty" if dirty else "")
+
+
+def run_record(config: dict, device: torch.device, **run) -> dict:
+    return {
+        "run": run,
+        "config": config,
+        "versions": {"python": platform.python_version(), **package_versions()},
+        "git_revision": git_revision(),
+        "device": str(device) + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""),
+        "machine": platform.platform(),
+    }
