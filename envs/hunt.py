@@ -18,10 +18,10 @@ class Monster(Wanderer):
 
 
 class Exit(Goal):
-    """A goal tile that is closed (grey, a blocker) until opened (green)."""
+    """A goal tile that is closed (purple, a blocker) until opened (green)."""
 
     def __init__(self):
-        super().__init__("grey")
+        super().__init__("purple")
         self.is_open = False
 
     def open(self) -> None:
@@ -39,7 +39,7 @@ class HuntEnv(MultiIntentEnv):
     An open room with a red monster that moves to a random neighbouring free
     cell every step, a few lava tiles (``n_lava``, default ``size // 2 - 1``;
     never touching each other or the exit, so the room stays connected) and a
-    closed grey exit in the bottom-right corner. The agent starts in the
+    closed purple exit in the bottom-right corner. The agent starts in the
     top-left quarter. Striking the monster (toggle
     while facing it) removes it and turns the exit green and passable.
 
