@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import matplotlib
@@ -74,42 +74,48 @@ def plot_learning_curves(
     return fig
 
 
-def plot_final_metric(
+def plot_final_metrics(
     runs: pd.DataFrame,
-    metric: str,
+    metrics: Sequence[str],
     tasks: Sequence[str],
     order: Sequence[str],
     paths: Sequence,
     x: str = "variant",
-    reference_lines: Sequence[tuple[float, str]] = (),
+    reference_lines: Mapping[str, Sequence[tuple[float, str]]] | None = None,
 ):
-    """One panel per task: each finished seed as a dot, the mean with a 95% CI bar per `x` value.
+    """Rows: metrics; columns: tasks. Each finished seed as a dot, and per `x` value
+    the mean with a 95% bootstrap CI bar.
 
-    `reference_lines` are `(y, label)` pairs drawn as dashed horizontal lines.
+    `reference_lines` maps a metric to `(y, label)` pairs drawn as dashed lines.
     """
+    reference_lines = reference_lines or {}
     finished = runs[runs["status"] == FINISHED]
-    fig, axes = plt.subplots(1, len(tasks), figsize=(max(4.0, 0.55 * len(order) + 1.5) * len(tasks), 3.8), squeeze=False)
-    for col, task in enumerate(tasks):
-        ax = axes[0][col]
-        data = finished[(finished["task"] == task) & finished[metric].notna()]
-        if data.empty:
-            _placeholder(ax, f"{task}\nno finished run")
-            continue
-        sns.stripplot(data=data, x=x, y=metric, order=list(order), color="0.6", size=3, ax=ax, jitter=0.15)
-        sns.pointplot(
-            data=data, x=x, y=metric, order=list(order), errorbar=ERRORBAR, seed=BOOTSTRAP_SEED,
-            linestyle="none", color="C0", capsize=0.2, ax=ax,
-        )
-        for index, (y, label) in enumerate(reference_lines):
-            ax.axhline(y, linestyle="--", linewidth=1, color=f"C{3 + index}")
-            ax.annotate(label, xy=(1.0, y), xycoords=("axes fraction", "data"), fontsize=8,
-                        xytext=(3, 0), textcoords="offset points", va="center")
-        ax.set_title(task)
-        ax.set_xlabel("")
-        ax.set_ylabel(METRIC_TITLES.get(metric, metric) if col == 0 else "")
-        ax.tick_params(axis="x", labelrotation=60)
-        for label in ax.get_xticklabels():
-            label.set_horizontalalignment("right")
+    width = max(4.0, 0.55 * len(order) + 1.5)
+    fig, axes = plt.subplots(
+        len(metrics), len(tasks), figsize=(width * len(tasks), 5.0 * len(metrics)), squeeze=False
+    )
+    for row, metric in enumerate(metrics):
+        for col, task in enumerate(tasks):
+            ax = axes[row][col]
+            data = finished[(finished["task"] == task) & finished[metric].notna()]
+            if data.empty:
+                _placeholder(ax, f"{task}\nno finished run")
+                continue
+            sns.stripplot(data=data, x=x, y=metric, order=list(order), color="0.6", size=3, ax=ax, jitter=0.15)
+            sns.pointplot(
+                data=data, x=x, y=metric, order=list(order), errorbar=ERRORBAR, seed=BOOTSTRAP_SEED,
+                linestyle="none", color="C0", capsize=0.2, ax=ax,
+            )
+            for index, (y, label) in enumerate(reference_lines.get(metric, ())):
+                ax.axhline(y, linestyle="--", linewidth=1, color=f"C{3 + index}")
+                ax.annotate(label, xy=(1.0, y), xycoords=("axes fraction", "data"), fontsize=8,
+                            xytext=(3, 0), textcoords="offset points", va="center")
+            ax.set_title(task if row == 0 else "")
+            ax.set_xlabel(x if row == len(metrics) - 1 else "")
+            ax.set_ylabel(METRIC_TITLES.get(metric, metric) if col == 0 else "")
+            ax.tick_params(axis="x", labelrotation=60)
+            for label in ax.get_xticklabels():
+                label.set_horizontalalignment("right")
     fig.tight_layout()
     save_figure(fig, paths)
     return fig

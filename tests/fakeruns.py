@@ -1,0 +1,105 @@
+"""Fake run directories per the trainer contract, for testing aggregation and the workflow.
+
+Importable (`write_fake_run`) and runnable as a stand-in trainer with the CLI of
+`moe-train`, so the whole workflow can run in seconds:
+
+    python tests/fakeruns.py --env ENV --variant VARIANT --seed N --frames N --out DIR [--set k=v ...]
+
+Values are a deterministic function of (env, variant, seed), so tests can recompute them.
+A `--set fake.status=diverged` or `--set fake.exit=1` makes the fake diverge or crash.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import sys
+from pathlib import Path
+
+K = 4
+INTENTS = ["explore", "fetch", "fight"]
+METRIC_COLUMNS = [
+    "update", "frames", "phase", "fps", "return_mean", "success_rate", "episode_length",
+    "policy_entropy", "router_entropy", "marginal_router_entropy", "switch_rate", "loss_policy",
+    "loss_value", "loss_router_entropy", "loss_entropy_min", "loss_temporal", "loss_overlap",
+]
+
+
+def _unit(*key) -> float:
+    """A reproducible number in [0, 1) from a key."""
+    digest = hashlib.sha256(repr(key).encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def fake_final(env: str, variant: str, seed: int, frames: int, status: str = "finished", k: int = K) -> dict:
+    if status == "diverged":
+        metrics = dict.fromkeys(
+            ["return_mean", "success_rate", "router_entropy", "marginal_router_entropy", "switch_rate", "intent_nmi"]
+        )
+    else:
+        metrics = {
+            "return_mean": round(0.2 + 0.7 * _unit(env, variant, seed, "return"), 6),
+            "success_rate": round(_unit(env, variant, seed, "success"), 6),
+            "router_entropy": round(math.log(k) * _unit(env, variant, seed, "H"), 6),
+            "marginal_router_entropy": round(math.log(k) * (0.5 + 0.5 * _unit(env, variant, seed, "mH")), 6),
+            "switch_rate": round(0.3 * _unit(env, variant, seed, "switch"), 6),
+            "intent_nmi": round(_unit(env, variant, seed, "nmi"), 6),
+        }
+    usage = {
+        intent: [round(1.0 / k, 6)] * k for intent in INTENTS
+    }
+    return {
+        "status": status, "frames": frames, "episodes": 10, "greedy": False, **metrics,
+        "num_experts": k, "intents": INTENTS, "expert_usage_by_intent": usage,
+    }
+
+
+def write_fake_run(run_dir, env="FakeTask-v0", variant="baseline", seed=1, frames=4096,
+                   status="finished", k=K, updates=8, final=True) -> dict | None:
+    """Write metrics.csv, eval_episode.csv, config.yaml and (if `final`) final.json; return final.json's dict."""
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    header = METRIC_COLUMNS + [f"usage_expert_{i}" for i in range(k)]
+    lines = [",".join(header)]
+    for update in range(1, updates + 1):
+        progress = update / updates
+        ret = "" if update == 1 else f"{progress * (0.2 + 0.7 * _unit(env, variant, seed, 'return')):.6f}"
+        row = [update, int(frames * progress), "warmup" if progress <= 0.5 else "finetune", 1000.0, ret, 0.5, 20,
+               1.5, math.log(k) * (1 - 0.5 * progress), math.log(k), 0.1, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+        row += [1.0 / k] * k
+        lines.append(",".join(str(v) for v in row))
+    (run_dir / "metrics.csv").write_text("\n".join(lines) + "\n")
+    episode = ["step,intent,action,reward," + ",".join(f"alpha_{i}" for i in range(k))]
+    episode += [f"{t},{INTENTS[t % len(INTENTS)]},{t % 3},0.0," + ",".join([str(1.0 / k)] * k) for t in range(5)]
+    (run_dir / "eval_episode.csv").write_text("\n".join(episode) + "\n")
+    (run_dir / "config.yaml").write_text(f"env: {env}\nvariant: {variant}\nseed: {seed}\nframes: {frames}\n")
+    if not final:
+        return None
+    content = fake_final(env, variant, seed, frames, status, k)
+    (run_dir / "final.json").write_text(json.dumps(content, indent=2))
+    return content
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description="Stand-in for moe-train that writes fake outputs.")
+    parser.add_argument("--env", required=True)
+    parser.add_argument("--variant", required=True)
+    parser.add_argument("--seed", type=int, required=True)
+    parser.add_argument("--frames", type=int, required=True)
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--config")
+    parser.add_argument("--set", action="append", default=[], dest="overrides")
+    args = parser.parse_args(argv)
+    overrides = dict(item.split("=", 1) for item in args.overrides)
+    print(f"fake trainer: {args.env} {args.variant} seed {args.seed}, overrides {overrides}")
+    if overrides.get("fake.exit", "0") != "0":
+        return int(overrides["fake.exit"])
+    write_fake_run(args.out, args.env, args.variant, args.seed, args.frames,
+                   status=overrides.get("fake.status", "finished"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
