@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from minigrid.core.grid import Grid
-from minigrid.core.world_object import Goal, Lava
+from minigrid.core.world_object import Door, Goal, Lava
 
 from envs.base import MultiIntentEnv, Wanderer
 
@@ -17,31 +17,16 @@ class Monster(Wanderer):
         super().__init__("red")
 
 
-class Exit(Goal):
-    """A goal tile that is closed (purple, a blocker) until opened (green)."""
-
-    def __init__(self):
-        super().__init__("purple")
-        self.is_open = False
-
-    def open(self) -> None:
-        self.is_open = True
-        self.color = "green"
-
-    def can_overlap(self) -> bool:
-        return self.is_open
-
-
 class HuntEnv(MultiIntentEnv):
     """Strike the wandering monster, then leave through the exit.
 
     ## Level
     An open room with a red monster that moves to a random neighbouring free
     cell every step, a few lava tiles (``n_lava``, default ``size // 2 - 1``;
-    never touching each other or the exit, so the room stays connected) and a
-    closed purple exit in the bottom-right corner. The agent starts in the
-    top-left quarter. Striking the monster (toggle
-    while facing it) removes it and turns the exit green and passable.
+    never touching each other or the exit, so the room stays connected) and
+    the exit in the bottom-right corner: a locked purple door that no key
+    opens. The agent starts in the top-left quarter. Striking the monster
+    (toggle while facing it) removes it and turns the exit into a green goal.
 
     ## Intents (persistent)
     - ``hunt``: the monster is alive, wherever it is, in view or not;
@@ -56,7 +41,7 @@ class HuntEnv(MultiIntentEnv):
     deaths are always the agent's own move.
 
     ## Rewards
-    ``1 - 0.9 * step_count / max_steps`` for stepping on the open exit.
+    ``1 - 0.9 * step_count / max_steps`` for stepping on the opened exit.
     Walking into the monster or into lava ends the episode with 0. Truncated
     at ``max_steps`` (default ``10 * size**2``).
     """
@@ -82,8 +67,11 @@ class HuntEnv(MultiIntentEnv):
     def _gen_grid(self, width: int, height: int) -> None:
         self.grid = Grid(width, height)
         self.grid.wall_rect(0, 0, width, height)
-        self.exit = Exit()
-        self.put_obj(self.exit, width - 2, height - 2)
+        # The exit stays a locked door (no key opens it) until the monster is
+        # struck; only then does it become a goal: MiniGrid ends an episode on
+        # any goal the agent walks at, so a "closed goal" would not hold.
+        self.exit_pos = (width - 2, height - 2)
+        self.put_obj(Door("purple", is_locked=True), *self.exit_pos)
 
         for _ in range(self.n_lava):
             self.place_obj(Lava(), reject_fn=_touches_blocker)
@@ -117,7 +105,7 @@ class HuntEnv(MultiIntentEnv):
         self.grid.set(*self.monster.cur_pos, None)
         self.monster.cur_pos = None
         self.monster_alive = False
-        self.exit.open()
+        self.put_obj(Goal(), *self.exit_pos)
 
 
 def _touches_blocker(env: HuntEnv, pos: tuple[int, int]) -> bool:
@@ -127,6 +115,6 @@ def _touches_blocker(env: HuntEnv, pos: tuple[int, int]) -> bool:
     for dx in (-1, 0, 1):
         for dy in (-1, 0, 1):
             cell = env.grid.get(x + dx, y + dy)
-            if cell is not None and cell.type in ("lava", "goal"):
+            if cell is not None and cell.type in ("lava", "door"):
                 return True
     return False

@@ -55,7 +55,7 @@ def plan(env, target: tuple[int, int], interact: int) -> int:
 
 
 def oracle_action(env) -> int:
-    goal = (env.width - 2, env.height - 2)
+    goal = (env.width - 2, env.height - 2)  # also Hunt's exit
     intent = env.intent
     if intent == "fetch_key":
         return plan(env, env.key.cur_pos, Actions.pickup)

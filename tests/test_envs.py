@@ -1,0 +1,307 @@
+"""Contract of the multi-intent tasks: registration, gymnasium API, determinism,
+pickling, truncation, intent labels and the ``python -m envs`` demo."""
+
+from __future__ import annotations
+
+import copy
+import pickle
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+from gymnasium.utils.passive_env_checker import env_render_passive_checker
+from minigrid.core.actions import Actions
+from minigrid.core.constants import COLOR_TO_IDX, OBJECT_TO_IDX
+from minigrid.core.world_object import Lava
+
+import envs
+
+ALL = list(envs.TASKS)
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_registry():
+    assert set(ALL) == set(envs.SMALL_TASKS) | set(envs.STANDARD_TASKS)
+    assert not set(envs.SMALL_TASKS) & set(envs.STANDARD_TASKS)
+    names = {env_id.split("-")[1] for env_id in ALL}
+    assert names == {"KeyDoor", "Hunt", "Dodge"}
+    for env_id, cls in envs.TASKS.items():
+        assert env_id.startswith("MultiIntent-") and env_id.endswith("-v0")
+        assert envs.intents_of(env_id) == cls.intents
+        assert isinstance(cls.intents, tuple) and len(cls.intents) >= 2
+        assert all(isinstance(i, str) for i in cls.intents)
+    assert envs.intents_of("MiniGrid-DoorKey-5x5-v0") is None
+    # Each small task is smaller than its standard counterpart.
+    for small, standard in zip(envs.SMALL_TASKS, envs.STANDARD_TASKS):
+        assert gym.make(small).unwrapped.width < gym.make(standard).unwrapped.width
+
+
+@pytest.mark.parametrize("env_id", ALL)
+def test_spaces_and_check_env(env_id):
+    env = gym.make(env_id)
+    assert env.action_space == gym.spaces.Discrete(7)
+    assert env.observation_space["image"].shape == (7, 7, 3)
+    assert env.observation_space["direction"] == gym.spaces.Discrete(4)
+    missions = {env.reset(seed=s)[0]["mission"] for s in range(5)}
+    assert len(missions) == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        # check_env's own render check opens a "human" window; that is done
+        # below, where pygame's missing-system-font warning can be told apart.
+        check_env(env.unwrapped, skip_render_check=True)
+        rgb = gym.make(env_id, render_mode="rgb_array")
+        rgb.reset(seed=0)
+        env_render_passive_checker(rgb.unwrapped)
+        frame = rgb.render()
+        assert frame.dtype == np.uint8 and frame.ndim == 3 and frame.shape[2] == 3
+
+
+def test_human_render(monkeypatch):
+    monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        # Headless machines lack pygame's default font; that is not the env's doing.
+        warnings.filterwarnings("ignore", message="The system font", category=UserWarning)
+        env = gym.make(envs.SMALL_TASKS[0], render_mode="human")
+        env.reset(seed=0)
+        env.step(Actions.forward)
+        env.close()
+
+
+def _rollout(env, seed, actions):
+    """(obs, reward, terminated, truncated, info) of every step; resets on episode end."""
+    obs, info = env.reset(seed=seed)
+    out = [(obs, info)]
+    for k, action in enumerate(actions):
+        step = env.step(action)
+        out.append(step)
+        if step[2] or step[3]:
+            out.append(env.reset(seed=seed + 1 + k))
+    return out
+
+
+def _assert_same(a, b):
+    assert len(a) == len(b)
+    for x, y in zip(a, b):
+        assert len(x) == len(y)
+        for u, v in zip(x, y):
+            if isinstance(u, dict) and "image" in u:
+                np.testing.assert_array_equal(u["image"], v["image"])
+                assert (u["direction"], u["mission"]) == (v["direction"], v["mission"])
+            else:
+                assert u == v
+
+
+@pytest.mark.parametrize("env_id", ALL)
+def test_same_seed_same_rollout(env_id):
+    actions = np.random.default_rng(1).integers(7, size=100).tolist()
+    env = gym.make(env_id)
+    first = _rollout(env, 3, actions)
+    _assert_same(first, _rollout(gym.make(env_id), 3, actions))
+    # Every reset and step is labelled with one of the task's intents.
+    intents = envs.intents_of(env_id)
+    assert all(info["intent"] in intents for *_, info in first)
+
+
+@pytest.mark.parametrize("env_id", ALL)
+@pytest.mark.parametrize("clone", ["pickle", "deepcopy"])
+def test_pickle_round_trip(env_id, clone):
+    rng = np.random.default_rng(2)
+    env = gym.make(env_id).unwrapped
+    env.reset(seed=5)
+    for action in rng.integers(3, size=5):  # turns and moves only: stay alive
+        env.step(int(action))
+    twin = pickle.loads(pickle.dumps(env)) if clone == "pickle" else copy.deepcopy(env)
+    actions = rng.integers(7, size=60).tolist()
+    _assert_same([env.step(a) for a in actions], [twin.step(a) for a in actions])
+
+
+@pytest.mark.parametrize("env_id", ALL)
+def test_max_steps_truncates(env_id):
+    env = gym.make(env_id, max_steps=5)
+    env.reset(seed=0)
+    flags = [env.step(Actions.left)[2:4] for _ in range(5)]  # turning never ends an episode
+    assert flags == [(False, False)] * 4 + [(False, True)]
+
+
+# --- intent labels on hand-built states -------------------------------------
+
+
+def _make(name, seed=0):
+    env = gym.make(f"MultiIntent-{name}-8x8-v0").unwrapped
+    _, info = env.reset(seed=seed)
+    return env, info
+
+
+def _stand_facing(env, target):
+    """Put the agent on a free cell next to ``target``, facing it."""
+    tx, ty = target
+    for direction, (dx, dy) in enumerate(((1, 0), (0, 1), (-1, 0), (0, -1))):
+        cell = (tx - dx, ty - dy)
+        if env.grid.get(*cell) is None:
+            env.agent_pos, env.agent_dir = cell, direction
+            return
+    raise AssertionError(f"no free cell next to {target}")
+
+
+def _move(env, obj, pos):
+    env.grid.set(*obj.cur_pos, None)
+    env.grid.set(*pos, obj)
+    obj.cur_pos = pos
+
+
+def test_key_door_intents_follow_the_sequence():
+    env, info = _make("KeyDoor")
+    assert info["intent"] == "fetch_key"
+    _stand_facing(env, env.key.cur_pos)
+    assert env.step(Actions.toggle)[4]["intent"] == "fetch_key"  # a toggle does not take the key
+    assert env.step(Actions.pickup)[4]["intent"] == "open_door"
+    assert env.step(Actions.drop)[4]["intent"] == "fetch_key"  # dropped it again
+    assert env.step(Actions.pickup)[4]["intent"] == "open_door"
+
+    _stand_facing(env, env.door.cur_pos)
+    assert env.step(Actions.forward)[4]["intent"] == "open_door"  # locked: bumps
+    assert env.step(Actions.toggle)[4]["intent"] == "reach_goal"
+    assert env.door.is_open
+    assert env.step(Actions.toggle)[4]["intent"] == "open_door"  # closed again, unlocked
+    assert env.step(Actions.toggle)[4]["intent"] == "reach_goal"
+
+    _stand_facing(env, (env.width - 2, env.height - 2))
+    _, reward, terminated, _, info = env.step(Actions.forward)
+    assert terminated and reward == pytest.approx(1 - 0.9 * env.step_count / env.max_steps)
+    assert info["intent"] == "reach_goal"
+
+
+def _hunt_facing_monster(seed=0):
+    env, _ = _make("Hunt", seed)
+    # A free cell with a free cell in front of it, away from the exit.
+    for x in range(1, env.width - 3):
+        for y in range(1, env.height - 1):
+            if env.grid.get(x, y) is None and env.grid.get(x + 1, y) is None:
+                env.agent_pos, env.agent_dir = (x, y), 0
+                _move(env, env.monster, (x + 1, y))
+                return env
+    raise AssertionError("no room for the monster")
+
+
+def test_hunt_intent_persists_until_the_monster_is_struck():
+    # The label comes from the true state: "hunt" even when the monster is out of sight.
+    red_ball = (OBJECT_TO_IDX["ball"], COLOR_TO_IDX["red"])
+    unseen = 0
+    for seed in range(20):
+        env = gym.make("MultiIntent-Hunt-8x8-v0")
+        obs, info = env.reset(seed=seed)
+        visible = (obs["image"][..., :2] == red_ball).all(-1).any()
+        unseen += not visible
+        assert info["intent"] == "hunt"
+    assert unseen > 0
+
+    env = _hunt_facing_monster()
+    _stand_facing(env, env.exit_pos)
+    for action in (Actions.forward, Actions.toggle):  # the closed exit neither lets through nor opens
+        _, reward, terminated, _, info = env.step(action)
+        assert not terminated and reward == 0 and info["intent"] == "hunt"
+        assert tuple(env.front_pos) == env.exit_pos
+
+    env = _hunt_facing_monster()
+    _, reward, terminated, _, info = env.step(Actions.toggle)
+    assert info["intent"] == "reach_exit" and not env.monster_alive
+    assert reward == 0 and not terminated
+    assert env.grid.get(*env.exit_pos).type == "goal"
+    assert not any(cell is env.monster for cell in env.grid.grid)
+    for _ in range(5):  # nothing brings the hunt back
+        assert env.step(Actions.left)[4]["intent"] == "reach_exit"
+    _stand_facing(env, env.exit_pos)
+    _, reward, terminated, _, info = env.step(Actions.forward)
+    assert terminated and reward == pytest.approx(1 - 0.9 * env.step_count / env.max_steps)
+
+
+def test_hunt_deaths():
+    env = _hunt_facing_monster()
+    _, reward, terminated, _, info = env.step(Actions.forward)
+    assert terminated and reward == 0 and info["intent"] == "hunt"
+
+    env = _hunt_facing_monster()
+    env.grid.set(*env.monster.cur_pos, None)
+    env.monster.cur_pos = (env.width - 3, 1)  # out of the way (may be on a wall; it is only read)
+    env.grid.set(*env.front_pos, Lava())
+    _, reward, terminated, _, _ = env.step(Actions.forward)
+    assert terminated and reward == 0
+
+
+def _evade_expected(env):
+    ax, ay = env.agent_pos
+    near = any(max(abs(o.cur_pos[0] - ax), abs(o.cur_pos[1] - ay)) <= 1 for o in env.obstacles)
+    return "evade" if near else "navigate"
+
+
+def test_dodge_intent_reacts_to_nearby_obstacles():
+    env, _ = _make("Dodge")
+    for obstacle in env.obstacles:
+        env.grid.set(*obstacle.cur_pos, None)
+    env.agent_pos, env.agent_dir = (3, 3), 0
+    first, *others = env.obstacles
+    for i, obstacle in enumerate(others):
+        env.grid.set(5 + i % 2, 6, obstacle)  # far away
+        obstacle.cur_pos = (5 + i % 2, 6)
+    for pos, expected in [((5, 3), "navigate"), ((3, 5), "navigate"), ((4, 4), "evade"),
+                          ((2, 3), "evade"), ((3, 2), "evade"), ((5, 5), "navigate")]:
+        env.grid.set(*pos, first)
+        first.cur_pos = pos
+        assert env.intent == expected, pos
+        env.grid.set(*pos, None)
+
+    # Along random play the label always matches the true positions after the step.
+    rng = np.random.default_rng(0)
+    seen = set()
+    for seed in range(10):
+        env.reset(seed=seed)
+        for _ in range(40):
+            _, _, terminated, truncated, info = env.step(int(rng.choice([0, 1, 2])))
+            assert info["intent"] == _evade_expected(env)
+            seen.add(info["intent"])
+            if terminated or truncated:
+                break
+    assert seen == {"navigate", "evade"}
+
+
+def test_dodge_collision_ends_without_reward():
+    env, _ = _make("Dodge")
+    obstacle = env.obstacles[0]
+    env.agent_pos, env.agent_dir = (3, 3), 0
+    env.grid.set(*obstacle.cur_pos, None)
+    for other in env.obstacles[1:]:
+        _move(env, other, (6, 1)) if env.grid.get(6, 1) is None else None
+    env.grid.set(4, 3, obstacle)
+    obstacle.cur_pos = (4, 3)
+    _, reward, terminated, _, info = env.step(Actions.forward)
+    assert terminated and reward == 0
+    # Balls cannot be picked up: a carried obstacle would have nowhere to wander.
+    env, _ = _make("Dodge")
+    _stand_facing(env, env.obstacles[0].cur_pos)
+    env.step(Actions.pickup)
+    assert env.carrying is None
+
+
+# --- demo ---------------------------------------------------------------------
+
+
+def test_demo_writes_one_frame_per_task(tmp_path):
+    out = tmp_path / "frames"
+    result = subprocess.run(
+        [sys.executable, "-m", "envs", "--out", str(out)],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    )
+    assert sorted(p.name for p in out.glob("*.png")) == sorted(f"{i}.png" for i in ALL)
+    for env_id in ALL:
+        assert env_id in result.stdout
+        assert ", ".join(envs.intents_of(env_id)) in result.stdout
+    help_text = subprocess.run(
+        [sys.executable, "-m", "envs", "--help"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
+    assert "--out" in help_text
