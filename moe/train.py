@@ -28,11 +28,8 @@ from moe.model import build_agent
 from moe.provenance import run_record
 from moe.variants import parse_variant
 
-METRIC_COLUMNS = [
-    "update", "frames", "phase", "fps", "return_mean", "success_rate", "episode_length",
-    "policy_entropy", "router_entropy", "marginal_router_entropy", "switch_rate",
-    "loss_policy", "loss_value", "loss_policy_entropy", "loss_router_entropy",
-]  # fmt: skip  (then loss_<correction> per configured correction, then usage_expert_<k>)
+# Wall-clock columns: the only ones that differ between two runs with the same seed.
+TIMING_COLUMNS = ["fps", "seconds_env", "seconds_inference", "seconds_update"]
 
 
 class NonFiniteLoss(RuntimeError):
@@ -198,8 +195,8 @@ class Trainer:
                 nn.utils.clip_grad_norm_(self.agent.parameters(), config["max_grad_norm"])
                 self.optimizer.step()
                 for name, value in terms.items():
-                    sums[f"loss_{name}"] = sums.get(f"loss_{name}", 0.0) + float(value)
-                sums["policy_entropy"] = sums.get("policy_entropy", 0.0) + float(policy_entropy)
+                    sums[f"loss_{name}"] = sums.get(f"loss_{name}", 0.0) + float(value.detach())
+                sums["policy_entropy"] = sums.get("policy_entropy", 0.0) + float(policy_entropy.detach())
                 count += 1
         return {key: total / count for key, total in sums.items()}
 

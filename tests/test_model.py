@@ -1,0 +1,73 @@
+import pytest
+import torch
+
+from moe.corrections import RouterBatch, correction_loss, router_entropy
+from moe.model import MoEAgent, neighbourhood_mask
+
+
+def random_observation(batch=8, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    image = torch.stack([
+        torch.randint(0, 11, (batch, 7, 7), generator=generator),
+        torch.randint(0, 6, (batch, 7, 7), generator=generator),
+        torch.randint(0, 3, (batch, 7, 7), generator=generator),
+    ], dim=-1).to(torch.uint8)
+    return image, torch.randint(0, 4, (batch,), generator=generator)
+
+
+@pytest.mark.parametrize("encoder", ["gat", "cnn"])
+@pytest.mark.parametrize("experts", [1, 2, 4])
+def test_mixture_probabilities_sum_to_one_and_match_the_definition(encoder, experts):
+    torch.manual_seed(0)
+    agent = MoEAgent(num_actions=7, encoder=encoder, num_experts=experts)
+    output = agent(*random_observation())
+    probabilities = output.action_logits.exp()
+    assert torch.allclose(probabilities.sum(-1), torch.ones(8), atol=1e-6)
+    # pi(a|s) = sum_k alpha_k softmax(l_k)[a], computed directly.
+    direct = (output.alpha.unsqueeze(-1) * torch.softmax(output.expert_logits, -1)).sum(1)
+    assert torch.allclose(probabilities, direct, atol=1e-6)
+    assert output.value.shape == (8,)
+
+
+def test_one_expert_is_plain_ppo():
+    torch.manual_seed(0)
+    agent = MoEAgent(num_actions=7, num_experts=1)
+    image, direction = random_observation()
+    output = agent(image, direction)
+    assert torch.allclose(output.alpha, torch.ones(8, 1))
+    assert torch.allclose(output.action_logits, torch.log_softmax(output.expert_logits[:, 0], -1), atol=1e-6)
+    assert router_entropy(output.alpha, output.log_alpha).item() == 0.0
+    batch = RouterBatch(output.alpha, output.log_alpha, output.expert_logits, output.alpha.detach(),
+                        torch.zeros(8, dtype=torch.bool))
+    # No router means nothing for the corrections to act on.
+    for name in ("temporal", "overlap"):
+        assert correction_loss(name, {}, batch).abs().item() < 1e-6
+
+
+def test_rejects_zero_experts():
+    with pytest.raises(ValueError, match="num_experts"):
+        MoEAgent(num_actions=7, num_experts=0)
+
+
+def test_neighbourhood_mask_links_each_cell_to_its_eight_neighbours_and_itself():
+    mask = neighbourhood_mask(7, 7, radius=1)
+    linked = torch.isfinite(mask).sum(1).view(7, 7)
+    assert linked[3, 3] == 9 and linked[0, 0] == 4 and linked[0, 3] == 6
+    assert torch.equal(torch.isfinite(mask), torch.isfinite(mask).T)
+
+
+def test_attention_only_mixes_neighbours():
+    """A change to a cell moves the first layer's output only within the cell's neighbourhood."""
+    torch.manual_seed(0)
+    agent = MoEAgent(num_actions=7, num_experts=2, gat_layers=1)
+    encoder = agent.encoder
+    image, _ = random_observation(batch=1)
+    captured = []
+    encoder.norms[0].register_forward_hook(lambda module, inputs, output: captured.append(output.detach()))
+    encoder(image)
+    changed = image.clone()
+    changed[0, 0, 0, 0] = (int(changed[0, 0, 0, 0]) + 1) % 11
+    encoder(changed)
+    moved = (captured[0] - captured[1]).abs().sum(-1).view(7, 7) > 1e-6
+    assert moved[0, 0] and moved[1, 1]
+    assert not moved[2:, :].any() and not moved[:, 2:].any()
