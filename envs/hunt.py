@@ -22,7 +22,7 @@ class HuntEnv(MultiIntentEnv):
 
     ## Level
     An open room with a red monster that moves to a random neighbouring free
-    cell every step, a few lava tiles (``n_lava``, default ``size // 2 - 1``;
+    cell every step, a few lava tiles (``n_lava``, default ``size // 4``;
     never touching each other or the exit, so the room stays connected) and
     the exit in the bottom-right corner: a locked purple door that no key
     opens. The agent starts in the top-left quarter. Striking the monster
@@ -55,7 +55,7 @@ class HuntEnv(MultiIntentEnv):
         max_steps: int | None = None,
         **kwargs: Any,
     ):
-        self.n_lava = size // 2 - 1 if n_lava is None else n_lava
+        self.n_lava = size // 4 if n_lava is None else n_lava
         if max_steps is None:
             max_steps = 10 * size**2
         super().__init__(size=size, max_steps=max_steps, **kwargs)

@@ -24,8 +24,9 @@ N_RANDOM_SEEDS = 200
 
 # Random success rates measured with the protocol of ``test_random_policy_rarely_succeeds``
 # (200 seeds, actions from default_rng(0)):
-#   KeyDoor-6x6 0.075, KeyDoor-8x8 0.03, Hunt-6x6 0.115, Hunt-8x8 0.06,
+#   KeyDoor-6x6 0.075, KeyDoor-8x8 0.03, Hunt-6x6 0.095, Hunt-8x8 0.035,
 #   Dodge-6x6 0.055, Dodge-8x8 0.035  (MiniGrid-DoorKey-5x5-v0: 0.08).
+# The oracle solved 200/200 seeds of every task (mean 10-16 steps).
 RANDOM_SUCCESS_BOUND = 0.2
 
 
