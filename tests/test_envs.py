@@ -114,7 +114,7 @@ def test_pickle_round_trip(env_id, clone):
     rng = np.random.default_rng(2)
     env = gym.make(env_id).unwrapped
     env.reset(seed=5)
-    for action in rng.integers(3, size=5):  # turns and moves only: stay alive
+    for action in rng.integers(7, size=5):
         env.step(int(action))
     twin = pickle.loads(pickle.dumps(env)) if clone == "pickle" else copy.deepcopy(env)
     actions = rng.integers(7, size=60).tolist()
@@ -221,40 +221,44 @@ def test_hunt_intent_persists_until_the_monster_is_struck():
     assert terminated and reward == pytest.approx(1 - 0.9 * env.step_count / env.max_steps)
 
 
+def _free_cell(env, avoid):
+    return next(
+        (x, y)
+        for x in range(1, env.width - 1)
+        for y in range(1, env.height - 1)
+        if env.grid.get(x, y) is None and (x, y) not in avoid
+    )
+
+
 def test_hunt_deaths():
     env = _hunt_facing_monster()
     _, reward, terminated, _, info = env.step(Actions.forward)
     assert terminated and reward == 0 and info["intent"] == "hunt"
 
     env = _hunt_facing_monster()
-    env.grid.set(*env.monster.cur_pos, None)
-    env.monster.cur_pos = (env.width - 3, 1)  # out of the way (may be on a wall; it is only read)
-    env.grid.set(*env.front_pos, Lava())
-    _, reward, terminated, _, _ = env.step(Actions.forward)
-    assert terminated and reward == 0
+    front = tuple(env.front_pos)
+    _move(env, env.monster, _free_cell(env, avoid={front, tuple(env.agent_pos)}))
+    env.grid.set(*front, Lava())
+    _, reward, terminated, _, info = env.step(Actions.forward)
+    assert terminated and reward == 0 and info["intent"] == "hunt"
 
 
-def _evade_expected(env):
-    ax, ay = env.agent_pos
-    near = any(max(abs(o.cur_pos[0] - ax), abs(o.cur_pos[1] - ay)) <= 1 for o in env.obstacles)
-    return "evade" if near else "navigate"
+def _place_obstacles(env, cells):
+    for obstacle in env.obstacles:
+        env.grid.set(*obstacle.cur_pos, None)
+    for obstacle, cell in zip(env.obstacles, cells, strict=True):
+        env.grid.set(*cell, obstacle)
+        obstacle.cur_pos = cell
 
 
 def test_dodge_intent_reacts_to_nearby_obstacles():
-    env, _ = _make("Dodge")
-    for obstacle in env.obstacles:
-        env.grid.set(*obstacle.cur_pos, None)
+    env, _ = _make("Dodge")  # 8x8: four obstacles
     env.agent_pos, env.agent_dir = (3, 3), 0
-    first, *others = env.obstacles
-    for i, obstacle in enumerate(others):
-        env.grid.set(5 + i % 2, 6, obstacle)  # far away
-        obstacle.cur_pos = (5 + i % 2, 6)
-    for pos, expected in [((5, 3), "navigate"), ((3, 5), "navigate"), ((4, 4), "evade"),
-                          ((2, 3), "evade"), ((3, 2), "evade"), ((5, 5), "navigate")]:
-        env.grid.set(*pos, first)
-        first.cur_pos = pos
+    far = [(6, 1), (6, 2), (6, 6)]
+    for pos, expected in [((5, 3), "navigate"), ((3, 5), "navigate"), ((5, 5), "navigate"),
+                          ((4, 4), "evade"), ((2, 3), "evade"), ((3, 2), "evade")]:
+        _place_obstacles(env, [pos, *far])
         assert env.intent == expected, pos
-        env.grid.set(*pos, None)
 
     # Along random play the label always matches the true positions after the step.
     rng = np.random.default_rng(0)
@@ -270,18 +274,19 @@ def test_dodge_intent_reacts_to_nearby_obstacles():
     assert seen == {"navigate", "evade"}
 
 
+def _evade_expected(env):
+    ax, ay = env.agent_pos
+    near = any(max(abs(o.cur_pos[0] - ax), abs(o.cur_pos[1] - ay)) <= 1 for o in env.obstacles)
+    return "evade" if near else "navigate"
+
+
 def test_dodge_collision_ends_without_reward():
     env, _ = _make("Dodge")
-    obstacle = env.obstacles[0]
     env.agent_pos, env.agent_dir = (3, 3), 0
-    env.grid.set(*obstacle.cur_pos, None)
-    for other in env.obstacles[1:]:
-        _move(env, other, (6, 1)) if env.grid.get(6, 1) is None else None
-    env.grid.set(4, 3, obstacle)
-    obstacle.cur_pos = (4, 3)
+    _place_obstacles(env, [(4, 3), (6, 1), (6, 2), (1, 6)])
     _, reward, terminated, _, info = env.step(Actions.forward)
     assert terminated and reward == 0
-    # Balls cannot be picked up: a carried obstacle would have nowhere to wander.
+    # Obstacles cannot be picked up: a carried one would have no cell to wander from.
     env, _ = _make("Dodge")
     _stand_facing(env, env.obstacles[0].cur_pos)
     env.step(Actions.pickup)
