@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 from typing import Any
 
@@ -18,13 +19,28 @@ class ConfigError(ValueError):
     """A configuration problem, with a message meant for the person who wrote the config."""
 
 
+class _Loader(yaml.SafeLoader):
+    """YAML 1.1 reads `3e-4` as a string; researchers mean a number."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
+
+
+def _read_yaml(text: str):
+    return yaml.load(text, Loader=_Loader)  # noqa: S506  (a SafeLoader subclass)
+
+
 def load_yaml(path: str | Path) -> Any:
     try:
         text = Path(path).read_text()
     except OSError as error:
         raise ConfigError(f"cannot read config file {path}: {error.strerror}") from None
     try:
-        return yaml.safe_load(text)
+        return _read_yaml(text)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -54,7 +70,7 @@ def parse_set(assignments: list[str]) -> dict:
         if not sep or not key:
             raise ConfigError(f"--set expects key=value, got {assignment!r}")
         try:
-            value = yaml.safe_load(raw_value)
+            value = _read_yaml(raw_value)
         except yaml.YAMLError:
             raise ConfigError(f"--set {key}: cannot parse value {raw_value!r}") from None
         node = overrides

@@ -335,10 +335,9 @@ def train(env_id: str, variant: str, seed: int, frames: int, out_dir: str | Path
     config = resolve(config_file, assignments)
     torch.set_num_threads(config["threads"])
     out_dir = Path(out_dir)
-    record = run_record(config, resolve_device(config["device"]), env_id=env_id, variant=variant, seed=seed,
-                        frames=frames)
+    trainer = Trainer(env_id, variant, seed, frames, config, out_dir)  # validates before anything is written
+    record = run_record(config, trainer.device, env_id=env_id, variant=variant, seed=seed, frames=frames)
     ckpt.claim_run_directory(out_dir, record)
-    trainer = Trainer(env_id, variant, seed, frames, config, out_dir)
     state = ckpt.load_latest(out_dir)
     if state is not None:
         trainer.load_checkpoint_state(state)
