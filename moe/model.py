@@ -42,9 +42,10 @@ class GraphAttentionEncoder(nn.Module):
         self.num_cells = view_size * view_size
         # One table for object, colour and state: a single lookup, offsets select the part.
         self.cell_embedding = nn.Embedding(sum(CELL_FEATURES), dim)
-        self.register_buffer("feature_offsets", torch.tensor([0, CELL_FEATURES[0], CELL_FEATURES[0] + CELL_FEATURES[1]]))
+        self.register_buffer("feature_offsets", torch.tensor([0, CELL_FEATURES[0], CELL_FEATURES[0] + CELL_FEATURES[1]]),
+                             persistent=False)
         self.position_embedding = nn.Parameter(torch.randn(self.num_cells, dim) * 0.1)
-        self.register_buffer("attention_mask", neighbourhood_mask(view_size, view_size, radius))
+        self.register_buffer("attention_mask", neighbourhood_mask(view_size, view_size, radius), persistent=False)
         self.qkv = nn.ModuleList(nn.Linear(dim, 3 * dim) for _ in range(layers))
         self.attention_out = nn.ModuleList(nn.Linear(dim, dim) for _ in range(layers))
         self.norms = nn.ModuleList(nn.LayerNorm(dim) for _ in range(layers))
