@@ -1,0 +1,70 @@
+"""A run killed with SIGKILL at a random update resumes to the same outputs as an uninterrupted run."""
+
+import json
+import random
+import subprocess
+import sys
+import time
+
+import pandas as pd
+
+from moe.checkpoint import CHECKPOINT, PREVIOUS, CheckpointError, load_latest
+from moe.train import TIMING_COLUMNS
+from tests.test_train import TINY
+
+# Registered in a subprocess too: the short task lives in the tests, so the child imports them first.
+COMMAND = [sys.executable, "-c", "import sys, tests.test_train; from moe.train import main; sys.exit(main())",
+           "--env", "MoETest-ShortDoorKey-v0", "--variant", "entropy_min+temporal", "--seed", "7", "--frames", "800"]
+SETTINGS = [arg for item in TINY + ["checkpoint.interval_updates=2"] for arg in ("--set", item)]
+
+
+def outputs(run_dir):
+    metrics = pd.read_csv(run_dir / "metrics.csv").drop(columns=TIMING_COLUMNS)
+    return metrics, json.loads((run_dir / "final.json").read_text()), (run_dir / "eval_episode.csv").read_text()
+
+
+def metrics_rows(run_dir):
+    try:
+        return len(pd.read_csv(run_dir / "metrics.csv"))
+    except (FileNotFoundError, pd.errors.EmptyDataError):
+        return 0
+
+
+def test_kill_at_a_random_update_then_resume_gives_identical_outputs(tmp_path):
+    reference, killed = tmp_path / "reference", tmp_path / "killed"
+    subprocess.run(COMMAND + ["--out", str(reference)] + SETTINGS, check=True, capture_output=True)
+
+    kill_after = random.Random().randint(1, 8)  # of 10 updates; the message below names it on failure
+    process = subprocess.Popen(COMMAND + ["--out", str(killed)] + SETTINGS, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while metrics_rows(killed) < kill_after and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    process.kill()
+    process.wait()
+    assert not (killed / "final.json").exists(), f"run finished before the kill after update {kill_after}"
+
+    resumed = subprocess.run(COMMAND + ["--out", str(killed)] + SETTINGS, capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr
+    first, second = outputs(reference), outputs(killed)
+    pd.testing.assert_frame_equal(first[0], second[0], obj=f"metrics after a kill at update {kill_after}")
+    assert first[1:] == second[1:]
+
+
+def test_corrupted_checkpoint_falls_back_to_the_previous_one_or_says_so(tmp_path):
+    run = subprocess.run(COMMAND + ["--out", str(tmp_path)] + SETTINGS, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    newest = load_latest(tmp_path)["update_index"]
+    data = (tmp_path / CHECKPOINT).read_bytes()
+    (tmp_path / CHECKPOINT).write_bytes(data[: len(data) // 2])  # truncated, as by a full disk
+    assert load_latest(tmp_path)["update_index"] == newest - 2  # the previous checkpoint
+    (tmp_path / PREVIOUS).write_bytes(b"not a checkpoint")
+    try:
+        load_latest(tmp_path)
+    except CheckpointError as error:
+        assert "checkpoint.pt is unreadable" in str(error) and "delete the checkpoint files" in str(error)
+    else:
+        raise AssertionError("two corrupted checkpoints must raise CheckpointError")
+    rerun = subprocess.run(COMMAND + ["--out", str(tmp_path)] + SETTINGS, capture_output=True, text=True)
+    assert rerun.returncode == 2
+    assert rerun.stderr.strip().splitlines()[-1].startswith("moe-train: error:")
