@@ -12,10 +12,18 @@ from moe.variants import parse_variant
 
 def _config_error(error):
     """Turn a jsonschema error into a one-line message naming the offending key."""
-    cause = next((arg for arg in error.args if hasattr(arg, "absolute_path")), None)
-    if cause is None:
+    cause = error.__cause__ or error.__context__  # snakemake's validate raises from the jsonschema error
+    if not hasattr(cause, "absolute_path"):
         return error
-    key = ".".join(str(part) for part in cause.absolute_path) or "(top level)"
+    path = [str(part) for part in cause.absolute_path]
+    if cause.validator == "additionalProperties" and isinstance(cause.instance, dict):
+        allowed = list(cause.schema.get("properties", {}))
+        unknown = [key for key in cause.instance if key not in allowed]
+        keys = ", ".join("'" + ".".join(path + [key]) + "'" for key in unknown)
+        return WorkflowError(
+            f"Invalid config: unknown key {keys} (allowed here: {', '.join(allowed)})"
+        )
+    key = ".".join(path) or "(top level)"
     return WorkflowError(f"Invalid config: key '{key}': {cause.message}")
 
 

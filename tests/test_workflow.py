@@ -1,0 +1,288 @@
+"""Tests of the Snakemake workflow: planning, config validation, lint, and end-to-end runs.
+
+Every snakemake call runs in a temporary copy of the workflow, so results/ and
+.snakemake/ of the checkout (where others may be working) are never touched.
+The fast end-to-end tests use tests/fakeruns.py as the trainer; the slow one
+runs the real trainer on the quick config.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from moe.analysis.stats import bootstrap_ci
+
+REPO = Path(__file__).resolve().parents[1]
+WORKFLOW_FILES = ["Snakefile", "workflow", "tests/fakeruns.py"]
+FAKE_TRAINER = {"trainer": {"command": f"{sys.executable} tests/fakeruns.py"}}
+TABLES = ["final_metrics.csv", "final_metrics.md", "final_metrics.tex", "runs.csv", "learning_curves.csv"]
+FIGURES = [f"{name}.{ext}" for name in ("learning_curves", "final_router_entropy", "final_return")
+           for ext in ("pdf", "png")]
+METRICS = ["router_entropy", "marginal_router_entropy", "return_mean", "success_rate", "switch_rate", "intent_nmi"]
+
+
+def copy_workflow(dest: Path) -> Path:
+    for name in WORKFLOW_FILES:
+        source, target = REPO / name, dest / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, target)
+    return dest
+
+
+def write_config(path: Path, content: dict) -> str:
+    path.write_text(yaml.safe_dump(content))
+    return str(path)
+
+
+def snakemake(workdir: Path, *args: str, check: bool = True, timeout: int = 600) -> subprocess.CompletedProcess:
+    result = subprocess.run(
+        [sys.executable, "-m", "snakemake", *args],
+        cwd=workdir, capture_output=True, text=True, timeout=timeout,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def planned_jobs(workdir: Path, *args: str) -> dict[str, int]:
+    """Job counts per rule from the 'Job stats' table of a dry run (empty if nothing to do)."""
+    result = snakemake(workdir, "--dry-run", *args)
+    output = result.stdout + result.stderr
+    match = re.search(r"Job stats:\n.*?\n-+\s+-+\n(.*?)\ntotal\s+\d+", output, re.S)
+    if match is None:
+        assert "Nothing to be done" in output, output
+        return {}
+    return {rule: int(count) for rule, count in (line.split() for line in match.group(1).splitlines())}
+
+
+def default_config() -> dict:
+    return yaml.safe_load((REPO / "workflow/config/config.yaml").read_text())
+
+
+@pytest.fixture(scope="module")
+def workflow_copy(tmp_path_factory) -> Path:
+    return copy_workflow(tmp_path_factory.mktemp("workflow"))
+
+
+# --- planning -------------------------------------------------------------------
+
+
+def test_default_config_plans_tasks_x_8_variants_x_seeds(workflow_copy):
+    config = default_config()
+    assert len(config["corrections"]) == 3 and len(config["seeds"]) >= 5
+    jobs = planned_jobs(workflow_copy)
+    assert jobs["train"] == len(config["tasks"]) * 8 * len(config["seeds"])
+    for rule in ["aggregate_final", "aggregate_curves", "plot_learning_curves",
+                 "plot_final_router_entropy", "plot_final_return", "all"]:
+        assert jobs[rule] == 1
+    assert "train_sweep" not in jobs  # sweeps are their own targets
+
+
+def test_fourth_correction_doubles_the_grid(workflow_copy, tmp_path):
+    config = default_config()
+    extra = write_config(tmp_path / "four.yaml", {"corrections": [*config["corrections"], "fourth"]})
+    assert planned_jobs(workflow_copy, "--configfile", extra)["train"] == 2 * planned_jobs(workflow_copy)["train"]
+
+
+def test_quick_config_plans_small_tasks(workflow_copy):
+    quick = yaml.safe_load((REPO / "workflow/config/quick.yaml").read_text())
+    jobs = planned_jobs(workflow_copy, "--configfile", "workflow/config/quick.yaml")
+    assert jobs["train"] == len(quick["tasks"]) * 8 * len(quick["seeds"])
+    assert all(task["frames"] <= 10_000 for task in quick["tasks"])
+
+
+def test_sweep_target_reuses_training_rule(workflow_copy):
+    config = default_config()
+    sweep = config["sweeps"]["temporal_coef"]
+    assert sweep["key"] == "corrections.temporal.coef" and sweep["values"] == [0.01, 0.1, 1]
+    jobs = planned_jobs(workflow_copy, "sweep_temporal_coef")
+    assert jobs == {"train_sweep": 3 * len(config["tasks"]) * len(config["seeds"]),
+                    "aggregate_sweep": 1, "plot_sweep": 1, "sweep_temporal_coef": 1}
+    result = snakemake(workflow_copy, "--dry-run", "--printshellcmds", "sweep_temporal_coef")
+    assert re.search(r"--variant temporal .*--set corrections\.temporal\.coef=0\.01", result.stdout)
+
+
+def test_train_command_carries_config_overrides(workflow_copy, tmp_path):
+    extra = write_config(tmp_path / "o.yaml", {
+        "tasks": [{"name": "T-v0", "frames": 64, "set": {"num_envs": 2}}], "seeds": [7],
+        "trainer": {"set": {"eval.episodes": 10}}})
+    result = snakemake(workflow_copy, "--dry-run", "--printshellcmds", "--configfile", extra)
+    assert ("moe-train --env T-v0 --variant entropy_min+temporal --seed 7 --frames 64 "
+            "--out results/runs/T-v0/entropy_min+temporal/seed7  --set eval.episodes=10 --set num_envs=2 "
+            "> results/runs/T-v0/entropy_min+temporal/seed7/train.log 2>&1") in result.stdout
+    # the checkpoint stays undeclared so Snakemake never deletes it
+    assert "checkpoint.pt" not in (REPO / "workflow/rules/train.smk").read_text().split("# final.json")[1]
+
+
+# --- validation and lint ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "bad_config, key",
+    [
+        ({"seed": [1, 2]}, "'seed'"),                                        # unknown top-level key
+        ({"trainer": {"comand": "x"}}, "'trainer.comand'"),                  # unknown nested key
+        ({"seeds": ["one"]}, "'seeds.0'"),                                   # wrong type
+        ({"tasks": [{"name": "A-v0", "frames": 0}]}, "'tasks.0.frames'"),    # wrong value
+        ({"corrections": "temporal"}, "'corrections'"),                      # wrong type
+        ({"sweeps": {"s": {"variant": "nope", "key": "a.b", "values": [1]}}}, "'sweeps.s.variant'"),
+    ],
+)
+def test_invalid_config_stops_before_any_job_naming_the_key(workflow_copy, tmp_path, bad_config, key):
+    result = snakemake(workflow_copy, "--dry-run", "--configfile", write_config(tmp_path / "bad.yaml", bad_config),
+                       check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "Invalid config" in output and key in output, output
+    assert "Job stats" not in output
+
+
+def test_lint_reports_nothing(workflow_copy):
+    result = snakemake(workflow_copy, "--lint", check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "Congratulations, your workflow is in a good condition!" in output
+    assert "Lints for" not in output
+
+
+# --- end to end with the fake trainer ----------------------------------------------
+
+
+def check_tables_match_runs(workdir: Path, config: dict) -> pd.DataFrame:
+    """Recompute every table cell from the runs' final.json files."""
+    summary = pd.read_csv(workdir / "results/tables/final_metrics.csv")
+    variants = summary["variant"].unique().tolist()
+    assert len(variants) == 2 ** len(config.get("corrections", default_config()["corrections"]))
+    for row in summary.itertuples(index=False):
+        finals = []
+        for seed in config["seeds"]:
+            path = workdir / f"results/runs/{row.task}/{row.variant}/seed{seed}/final.json"
+            finals.append(json.loads(path.read_text()) if path.exists() else None)
+        finished = [f for f in finals if f and f["status"] == "finished"]
+        assert row.n_seeds == len(config["seeds"])
+        assert row.n_finished == len(finished)
+        assert row.n_diverged == sum(1 for f in finals if f and f["status"] == "diverged")
+        assert row.n_missing == sum(1 for f in finals if f is None)
+        for metric in METRICS:
+            values = [f[metric] for f in finished if f[metric] is not None]
+            expected = bootstrap_ci(values)
+            got = (getattr(row, f"{metric}_mean"), getattr(row, f"{metric}_ci_low"), getattr(row, f"{metric}_ci_high"))
+            for e, g in zip(expected, got):
+                assert (math.isnan(e) and math.isnan(g)) or g == pytest.approx(e, rel=1e-9), (row, metric)
+    return summary
+
+
+def test_fake_quick_run_end_to_end_then_replot_only(tmp_path):
+    workdir = copy_workflow(tmp_path)
+    quick = yaml.safe_load((REPO / "workflow/config/quick.yaml").read_text())
+    fake = write_config(tmp_path / "fake.yaml", FAKE_TRAINER)
+    args = ["--configfile", "workflow/config/quick.yaml", fake]
+    snakemake(workdir, "--cores", "2", *args)
+
+    for name in TABLES:
+        assert (workdir / "results/tables" / name).stat().st_size > 0
+    for name in FIGURES:
+        assert (workdir / "results/figures" / name).stat().st_size > 1000
+    run = workdir / "results/runs" / quick["tasks"][0]["name"] / "baseline/seed1"
+    assert (run / "train.log").exists() and (run / "train.benchmark.tsv").exists()
+    assert "eval.episodes" in (run / "train.log").read_text()  # overrides reached the trainer
+    summary = check_tables_match_runs(workdir, quick)
+    assert len(summary) == len(quick["tasks"]) * 8
+    assert planned_jobs(workdir, *args) == {}
+
+    # Editing a plotting script re-plans only plotting, never training or aggregation.
+    script = workdir / "workflow/scripts/plot_final_metrics.py"
+    script.write_text(script.read_text() + "\n# edited\n")
+    assert planned_jobs(workdir, *args) == {"plot_final_router_entropy": 1, "plot_final_return": 1, "all": 1}
+    script = workdir / "workflow/scripts/plot_learning_curves.py"
+    script.write_text(script.read_text() + "\n# edited\n")
+    assert set(planned_jobs(workdir, *args)) == {"plot_learning_curves", "plot_final_router_entropy",
+                                                 "plot_final_return", "all"}
+    snakemake(workdir, "--cores", "2", *args)
+
+    # A run that diverges after the fact (final.json rewritten) re-aggregates, and is counted.
+    final_path = run / "final.json"
+    final = json.loads(final_path.read_text())
+    final.update(status="diverged", return_mean=None)
+    final_path.write_text(json.dumps(final))
+    jobs = planned_jobs(workdir, *args)
+    assert "train" not in jobs and jobs["aggregate_final"] == 1
+    snakemake(workdir, "--cores", "2", *args)
+    summary = check_tables_match_runs(workdir, quick)
+    assert summary.loc[0, "n_diverged"] == 1 and summary.loc[0, "n_finished"] == 1
+
+    # The report is one self-contained page.
+    snakemake(workdir, *args, "--report", "report.html")
+    assert (workdir / "report.html").stat().st_size > 100_000
+
+
+def test_failed_runs_reported_as_missing_with_keep_going(tmp_path):
+    """The documented recovery: --keep-going trains what it can, then
+    --config allow_missing_runs=True tables the rest as missing."""
+    workdir = copy_workflow(tmp_path)
+    config = {
+        **FAKE_TRAINER,
+        "tasks": [{"name": "Good-v0", "frames": 64}, {"name": "Crash-v0", "frames": 64, "set": {"fake.exit": 1}}],
+        "corrections": ["temporal"],
+        "seeds": [1, 2],
+        "sweeps": {},
+    }
+    configfile = write_config(tmp_path / "crash.yaml", config)
+    result = snakemake(workdir, "--cores", "2", "--keep-going", "--configfile", configfile, check=False)
+    assert result.returncode != 0
+    assert not (workdir / "results/tables/final_metrics.csv").exists()  # blocked by the failed runs
+
+    snakemake(workdir, "--cores", "2", "--configfile", configfile, "--config", "allow_missing_runs=True")
+    summary = check_tables_match_runs(workdir, config)
+    crash = summary[summary["task"] == "Crash-v0"]
+    assert crash["n_missing"].tolist() == [2, 2] and crash["n_finished"].tolist() == [0, 0]
+    assert summary[summary["task"] == "Good-v0"]["n_finished"].tolist() == [2, 2]
+    for name in FIGURES:
+        assert (workdir / "results/figures" / name).exists()
+
+
+def test_fake_sweep_end_to_end(tmp_path):
+    workdir = copy_workflow(tmp_path)
+    config = {**FAKE_TRAINER, "tasks": [{"name": "T-v0", "frames": 64}], "seeds": [1, 2]}
+    configfile = write_config(tmp_path / "sweep.yaml", config)
+    snakemake(workdir, "sweep_temporal_coef", "--cores", "2", "--configfile", configfile)
+    table = pd.read_csv(workdir / "results/tables/sweep_temporal_coef.csv", dtype={"setting": str})
+    assert table["setting"].tolist() == ["0.01", "0.1", "1"]
+    assert table["n_finished"].tolist() == [2, 2, 2]
+    log = (workdir / "results/sweeps/temporal_coef/0.1/T-v0/seed2/train.log").read_text()
+    assert "'corrections.temporal.coef': '0.1'" in log and "temporal seed 2" in log
+    for ext in ("pdf", "png"):
+        assert (workdir / f"results/figures/sweep_temporal_coef.{ext}").stat().st_size > 1000
+    assert not (workdir / "results/runs").exists()  # the main grid was not trained
+
+
+# --- end to end with the real trainer -----------------------------------------------
+
+
+@pytest.mark.slow
+def test_quick_config_end_to_end_with_real_trainer(tmp_path):
+    """The README's main job: the quick config with the real trainer, every table and figure."""
+    workdir = copy_workflow(tmp_path)
+    quick = yaml.safe_load((REPO / "workflow/config/quick.yaml").read_text())
+    snakemake(workdir, "--cores", "2", "--configfile", "workflow/config/quick.yaml", timeout=1200)
+    for name in TABLES:
+        assert (workdir / "results/tables" / name).stat().st_size > 0
+    for name in FIGURES:
+        assert (workdir / "results/figures" / name).stat().st_size > 1000
+    summary = check_tables_match_runs(workdir, quick)
+    assert summary["n_finished"].sum() + summary["n_diverged"].sum() == len(quick["tasks"]) * 8 * len(quick["seeds"])
+    final = json.loads((workdir / "results/runs" / quick["tasks"][0]["name"] / "baseline/seed1/final.json").read_text())
+    assert final["num_experts"] == 4
