@@ -4,25 +4,14 @@ from __future__ import annotations
 
 import math
 
-import gymnasium as gym
 import numpy as np
 import torch
 
+from envs import intents_of
 from moe.environments import make_env, observation_tensors
 from moe.metrics import entropy, normalized_mutual_information
 
 MAX_PARALLEL = 16
-
-
-def intents_of(env_id: str) -> tuple[str, ...] | None:
-    """The task's intent names, None for environments without intent labels."""
-    entry_point = gym.spec(env_id).entry_point
-    if callable(entry_point):
-        env_class = entry_point
-    else:
-        module_name, _, class_name = str(entry_point).partition(":")
-        env_class = getattr(__import__(module_name, fromlist=[class_name]), class_name)
-    return getattr(env_class, "intents", None)
 
 
 @torch.no_grad()
