@@ -58,7 +58,7 @@ def plot_learning_curves(
             ax = axes[row][col]
             data = curves[(curves["task"] == task) & (curves["metric"] == metric)]
             if data.empty:
-                _placeholder(ax, f"{task}\nno finished run")
+                _placeholder(ax, f"{task}\nno data")
                 continue
             sns.lineplot(
                 data=data, x="frames", y="value", hue=hue, hue_order=list(hue_order),
@@ -99,7 +99,7 @@ def plot_final_metrics(
             ax = axes[row][col]
             data = finished[(finished["task"] == task) & finished[metric].notna()]
             if data.empty:
-                _placeholder(ax, f"{task}\nno finished run")
+                _placeholder(ax, f"{task}\nno data")
                 continue
             sns.stripplot(data=data, x=x, y=metric, order=list(order), color="0.6", size=3, ax=ax, jitter=0.15)
             sns.pointplot(

@@ -6,7 +6,11 @@ rule plot_learning_curves:
     input:
         curves="results/tables/learning_curves.csv",
     output:
-        pdf="results/figures/learning_curves.pdf",
+        pdf=report(
+            "results/figures/learning_curves.pdf",
+            caption="../report/learning_curves.rst",
+            category="Figures (PDF)",
+        ),
         png=report(
             "results/figures/learning_curves.png",
             caption="../report/learning_curves.rst",
@@ -30,7 +34,11 @@ rule plot_final_router_entropy:
     input:
         runs="results/tables/runs.csv",
     output:
-        pdf="results/figures/final_router_entropy.pdf",
+        pdf=report(
+            "results/figures/final_router_entropy.pdf",
+            caption="../report/final_router_entropy.rst",
+            category="Figures (PDF)",
+        ),
         png=report(
             "results/figures/final_router_entropy.png",
             caption="../report/final_router_entropy.rst",
@@ -54,7 +62,11 @@ rule plot_final_router_entropy:
 
 use rule plot_final_router_entropy as plot_final_return with:
     output:
-        pdf="results/figures/final_return.pdf",
+        pdf=report(
+            "results/figures/final_return.pdf",
+            caption="../report/final_return.rst",
+            category="Figures (PDF)",
+        ),
         png=report(
             "results/figures/final_return.png",
             caption="../report/final_return.rst",

@@ -62,7 +62,12 @@ use rule plot_final_router_entropy as plot_sweep with:
     input:
         runs="results/tables/sweep_{sweep}_runs.csv",
     output:
-        pdf="results/figures/sweep_{sweep}.pdf",
+        pdf=report(
+            "results/figures/sweep_{sweep}.pdf",
+            caption="../report/sweep_figure.rst",
+            category="Sweeps",
+            subcategory="{sweep} (PDF)",
+        ),
         png=report(
             "results/figures/sweep_{sweep}.png",
             caption="../report/sweep_figure.rst",
