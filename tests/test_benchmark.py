@@ -1,0 +1,90 @@
+"""`python -m moe.benchmark` on a tiny budget runs every contender and writes its CSV with every column."""
+
+import csv
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# The columns the benchmark documents; a change to them should be a deliberate one.
+DOCUMENTED_COLUMNS = [
+    "date", "host", "cpu", "cpu_count", "torch_version", "env", "contender", "repeat",
+    "num_envs", "rollout_steps", "frames_per_update", "updates", "frames", "seconds", "fps",
+    "seconds_env", "seconds_inference", "seconds_update", "share_env", "share_inference", "share_update",
+    "peak_rss_mb", "cpu_seconds", "fps_per_cpu", "load_average",
+    "fps_median", "fps_min", "fps_max", "ratio_vs_reference", "fraction_of_raw_env",
+    "share_env_median", "share_inference_median", "share_update_median", "peak_rss_mb_max",
+    "fps_per_cpu_median", "target_ratio", "meets_target",
+]
+
+
+def test_columns_match_module():
+    from moe.benchmark import COLUMNS
+
+    assert COLUMNS == DOCUMENTED_COLUMNS
+
+
+@pytest.mark.slow
+def test_benchmark_tiny_budget_writes_every_column(tmp_path):
+    has_reference = importlib.util.find_spec("torch_ac") is not None
+    out = tmp_path / "bench" / "throughput.csv"
+    command = [sys.executable, "-m", "moe.benchmark", "--updates", "1", "--repeats", "2", "--num-envs", "2",
+               "--rollout-steps", "16", "--out", str(out), "--child-timeout", "120"]
+    if not has_reference:
+        command.append("--skip-reference")
+    completed = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=240)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+
+    with out.open(newline="") as handle:
+        reader = csv.DictReader(handle)
+        assert reader.fieldnames == DOCUMENTED_COLUMNS
+        rows = list(reader)
+
+    expected = (["reference"] if has_reference else []) + ["gat", "cnn", "raw_env"]
+    # Alternating rounds: every contender once per repeat, in order.
+    assert [row["contender"] for row in rows] == expected * 2
+    assert [int(row["repeat"]) for row in rows] == [1] * len(expected) + [2] * len(expected)
+    for row in rows:
+        assert float(row["fps"]) > 0 and float(row["fps_median"]) > 0
+        assert float(row["fps_min"]) <= float(row["fps_median"]) <= float(row["fps_max"])
+        assert int(row["frames"]) == 2 * 16  # one timed update of 2 envs x 16 steps (raw_env: as many steps)
+        assert 0 < float(row["peak_rss_mb"]) <= float(row["peak_rss_mb_max"])
+        assert float(row["fraction_of_raw_env"]) > 0
+        assert float(row["cpu_seconds"]) > 0 and float(row["fps_per_cpu"]) > 0
+        if row["contender"] != "raw_env":
+            shares = float(row["share_env"]) + float(row["share_inference"]) + float(row["share_update"])
+            assert 0.9 < shares < 1.01  # the split covers the timed wall time, up to loop overhead
+        if has_reference:
+            assert float(row["ratio_vs_reference"]) > 0
+        if row["contender"] in ("gat", "cnn"):
+            assert row["target_ratio"] in ("1.0", "2.0")
+            assert row["meets_target"] in (("True", "False") if has_reference else ("",))
+    stdout = completed.stdout
+    for name in expected:
+        assert name in stdout
+    assert "frames/update" in stdout and "targets:" in stdout
+    if not has_reference:
+        assert "torch-ac is not installed" in completed.stderr or "skipped" in stdout
+
+
+def test_missing_torch_ac_skips_reference_with_a_message(tmp_path, monkeypatch, capsys):
+    """Without torch-ac the reference is skipped with a message, not a crash (children faked)."""
+    from moe import benchmark
+
+    def fake_contender(name, args):
+        return {"frames": 100, "seconds": 0.5, "seconds_env": 0.2, "seconds_inference": 0.1,
+                "seconds_update": 0.2, "peak_rss_mb": 300.0, "cpu_seconds": 0.5, "torch_version": "x"}
+
+    monkeypatch.setattr(benchmark, "torch_ac_available", lambda: False)
+    monkeypatch.setattr(benchmark, "run_contender", fake_contender)
+    out = tmp_path / "b.csv"
+    benchmark.run_benchmark(benchmark.parse_args(["--repeats", "1", "--out", str(out)]))
+    captured = capsys.readouterr()
+    assert "torch-ac is not installed" in captured.err
+    rows = list(csv.DictReader(out.open()))
+    assert [row["contender"] for row in rows] == ["gat", "cnn", "raw_env"]
+    assert all(row["ratio_vs_reference"] == "" for row in rows)
