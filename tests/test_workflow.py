@@ -123,8 +123,9 @@ def test_train_command_carries_config_overrides(workflow_copy, tmp_path):
     assert ("moe-train --env T-v0 --variant entropy_min+temporal --seed 7 --frames 64 "
             "--out results/runs/T-v0/entropy_min+temporal/seed7  --set eval.episodes=10 --set num_envs=2 "
             "> results/runs/T-v0/entropy_min+temporal/seed7/train.log 2>&1") in result.stdout
-    # the checkpoint stays undeclared so Snakemake never deletes it
-    assert "checkpoint.pt" not in (REPO / "workflow/rules/train.smk").read_text().split("# final.json")[1]
+    # the trainer's checkpoint is not a declared output, so Snakemake never deletes it
+    assert "output: results/runs/T-v0/baseline/seed7/final.json" in result.stdout
+    assert "checkpoint.pt" not in result.stdout
 
 
 # --- validation and lint ----------------------------------------------------------
@@ -286,3 +287,12 @@ def test_quick_config_end_to_end_with_real_trainer(tmp_path):
     assert summary["n_finished"].sum() + summary["n_diverged"].sum() == len(quick["tasks"]) * 8 * len(quick["seeds"])
     final = json.loads((workdir / "results/runs" / quick["tasks"][0]["name"] / "baseline/seed1/final.json").read_text())
     assert final["num_experts"] == 4
+
+    # After the complete run, editing a plotting script plans plotting only, never training.
+    args = ["--configfile", "workflow/config/quick.yaml"]
+    assert planned_jobs(workdir, *args) == {}
+    script = workdir / "workflow/scripts/plot_final_metrics.py"
+    script.write_text(script.read_text() + "\n# edited\n")
+    assert planned_jobs(workdir, *args) == {"plot_final_router_entropy": 1, "plot_final_return": 1, "all": 1}
+    snakemake(workdir, *args, "--report", "report.html")
+    assert (workdir / "report.html").stat().st_size > 100_000

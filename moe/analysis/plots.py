@@ -110,6 +110,8 @@ def plot_final_metrics(
                 ax.axhline(y, linestyle="--", linewidth=1, color=f"C{3 + index}")
                 ax.annotate(label, xy=(1.0, y), xycoords=("axes fraction", "data"), fontsize=8,
                             xytext=(3, 0), textcoords="offset points", va="center")
+            if metric.endswith("entropy"):
+                ax.set_ylim(bottom=0.0)  # entropies are >= 0; keeps ln 2 and ln K in proportion
             ax.set_title(task if row == 0 else "")
             ax.set_xlabel(x if row == len(metrics) - 1 else "")
             ax.set_ylabel(METRIC_TITLES.get(metric, metric) if col == 0 else "")
