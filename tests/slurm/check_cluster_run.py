@@ -3,7 +3,7 @@
 Prints one line per check (PASS/FAIL) and exits 1 if any failed:
   - every training run of the grid was submitted to SLURM (a job id in Snakemake's
     log), has the plugin's SLURM log file, and its last job is COMPLETED in SLURM's
-    job history (jobcomp/filetxt);
+    job history (jobcomp/filetxt) and in `squeue -t all` under the run's name;
   - the job cancelled with scancel is CANCELLED in that history, was submitted again,
     resumed from its checkpoint and finished;
   - the tables (and each run's final.json) equal those of the local run.
@@ -69,6 +69,7 @@ def main() -> int:
     parser.add_argument("--local-run", type=Path, required=True)
     parser.add_argument("--snakemake-log", type=Path, required=True)
     parser.add_argument("--jobcomp", type=Path, required=True)
+    parser.add_argument("--squeue-history", type=Path, required=True)
     parser.add_argument("--cancelled-jobid-file", type=Path, required=True)
     parser.add_argument("--victim", required=True, help="TASK/VARIANT/SEED of the scancelled run")
     parser.add_argument("--configfiles", nargs="+", required=True)
@@ -82,6 +83,10 @@ def main() -> int:
     log_text = args.snakemake_log.read_text()
     submitted = submissions(log_text)
     history = job_history(args.jobcomp)
+    squeue = {}  # job id -> (state, comment), from `squeue -t all -o '%i|%T|%k'`
+    for line in args.squeue_history.read_text().splitlines():
+        jobid, state, comment = (line.split("|", 2) + ["", ""])[:3]
+        squeue[jobid.strip()] = (state.strip(), comment.strip())
     slurm_logs = args.slurm_run / ".snakemake" / "slurm_logs" / "rule_train"
 
     print(f"Every training job went through SLURM ({len(runs)} runs):")
@@ -97,6 +102,8 @@ def main() -> int:
         last = jobids[-1]
         check(history.get(last) == "COMPLETED", f"{name}: SLURM job {last} COMPLETED in the job history",
               f"state {history.get(last)}, jobs {jobids}")
+        check(squeue.get(last) == ("COMPLETED", f"rule_train_wildcards_{wildcards}"),
+              f"{name}: squeue lists job {last} as this run's train job, COMPLETED", f"{squeue.get(last)}")
         check((slurm_logs / wildcards / f"{last}.log").is_file(), f"{name}: SLURM log {last}.log exists")
         final = args.slurm_run / run["run_dir"] / "final.json"
         check(final.is_file() and '"finished"' in final.read_text(), f"{name}: final.json status finished")

@@ -242,10 +242,17 @@ t_slurm=$(date +%s)
         --slurm-no-account --slurm-keep-successful-logs --latency-wait 10
 ) >"$WORK/snakemake-slurm.log" 2>&1 || {
     rc=$?
-    tail -40 "$WORK/snakemake-slurm.log"
+    tail -25 "$WORK/snakemake-slurm.log"
+    say "errors in the failed runs' train.log:"
+    grep -ril "error" "$WORK/slurm-run/results/runs" --include=train.log | while read -r log; do
+        echo "  ${log#"$WORK/slurm-run/"}: $(grep -i "error" "$log" | tail -1)"
+    done
     fail "the SLURM run failed (exit $rc); log $WORK/snakemake-slurm.log"
 }
 say "SLURM run finished in $(($(date +%s) - t_slurm)) s"
+# SLURM's own record (MinJobAge=600 keeps finished jobs visible): id, state, comment
+# (the plugin's comment names the rule and wildcards of each job).
+squeue -h -t all -o '%i|%T|%k' >"$WORK/squeue_history.txt"
 wait "$WATCHER_PID" 2>/dev/null || true
 WATCHER_PID=
 
@@ -268,6 +275,7 @@ say "checking"
 python "$REPO/tests/slurm/check_cluster_run.py" \
     --slurm-run "$WORK/slurm-run" --local-run "$WORK/local-run" \
     --snakemake-log "$WORK/snakemake-slurm.log" --jobcomp "$WORK/jobcomp.txt" \
+    --squeue-history "$WORK/squeue_history.txt" \
     --cancelled-jobid-file "$WORK/cancelled_jobid" \
     --victim "$VICTIM_TASK/$VICTIM_VARIANT/$VICTIM_SEED" \
     --configfiles "${GRID_CONFIGS[@]/#/$REPO/}" || fail "checks failed"
