@@ -31,6 +31,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/plot.smk"
+include: "workflow/rules/analysis.smk"
 include: "workflow/rules/sweep.smk"
 
 
@@ -42,6 +43,14 @@ localrules:
     plot_learning_curves,
     plot_final_router_entropy,
     plot_final_return,
+    analyse_effects,
+    plot_effects,
+    analyse_robust,
+    plot_robust,
+    analyse_specialisation,
+    plot_expert_usage,
+    plot_eval_episodes,
+    plot_entropy_scatter,
     aggregate_sweep,
     plot_sweep,
 
@@ -57,3 +66,22 @@ rule all:
         "results/figures/final_router_entropy.png",
         "results/figures/final_return.pdf",
         "results/figures/final_return.png",
+        "results/tables/factorial_effects.csv",
+        "results/tables/factorial_effects.md",
+        "results/tables/factorial_effects.tex",
+        "results/figures/factorial_effects.pdf",
+        "results/figures/factorial_effects.png",
+        "results/tables/robust_aggregates.csv",
+        "results/tables/robust_aggregates.md",
+        "results/tables/robust_aggregates.tex",
+        "results/figures/robust_aggregates.pdf",
+        "results/figures/robust_aggregates.png",
+        "results/tables/expert_usage.csv",
+        "results/tables/expert_usage.md",
+        "results/tables/eval_episodes.csv",
+        "results/figures/expert_usage.pdf",
+        "results/figures/expert_usage.png",
+        "results/figures/eval_episodes.pdf",
+        "results/figures/eval_episodes.png",
+        "results/figures/entropy_scatter.pdf",
+        "results/figures/entropy_scatter.png",

@@ -20,6 +20,7 @@ from pathlib import Path
 
 K = 4
 INTENTS = ["explore", "fetch", "fight"]
+EPISODE_STEPS = 12
 METRIC_COLUMNS = [
     "update", "frames", "phase", "fps", "return_mean", "success_rate", "episode_length",
     "policy_entropy", "router_entropy", "marginal_router_entropy", "switch_rate", "loss_policy",
@@ -47,13 +48,27 @@ def fake_final(env: str, variant: str, seed: int, frames: int, status: str = "fi
             "switch_rate": round(0.3 * _unit(env, variant, seed, "switch"), 6),
             "intent_nmi": round(_unit(env, variant, seed, "nmi"), 6),
         }
-    usage = {
-        intent: [round(1.0 / k, 6)] * k for intent in INTENTS
-    }
+    usage = {intent: fake_usage(env, variant, seed, i, k) for i, intent in enumerate(INTENTS)}
     return {
         "status": status, "frames": frames, "episodes": 10, "greedy": False, **metrics,
         "num_experts": k, "intents": INTENTS, "expert_usage_by_intent": usage,
     }
+
+
+def fake_usage(env: str, variant: str, seed: int, intent_index: int, k: int = K) -> list[float]:
+    """Fractions of an intent's steps per argmax expert: one favourite expert, the rest even."""
+    favourite = (intent_index + seed) % k
+    share = round(0.4 + 0.6 * _unit(env, variant, seed, "usage", intent_index), 6)
+    rest = round((1.0 - share) / (k - 1), 6) if k > 1 else 0.0
+    return [share if expert == favourite else rest for expert in range(k)] if k > 1 else [1.0]
+
+
+def fake_alpha(step: int, intent_index: int, k: int = K) -> list[float]:
+    """Router weights of a recorded step: mostly on the intent's expert (sums to 1)."""
+    if k == 1:
+        return [1.0]
+    main = 0.55 + 0.05 * (step % 3)
+    return [round(main if expert == intent_index % k else (1.0 - main) / (k - 1), 6) for expert in range(k)]
 
 
 def write_fake_run(run_dir, env="FakeTask-v0", variant="baseline", seed=1, frames=4096,
@@ -72,7 +87,10 @@ def write_fake_run(run_dir, env="FakeTask-v0", variant="baseline", seed=1, frame
         lines.append(",".join(str(v) for v in row))
     (run_dir / "metrics.csv").write_text("\n".join(lines) + "\n")
     episode = ["step,intent,action,reward," + ",".join(f"alpha_{i}" for i in range(k))]
-    episode += [f"{t},{INTENTS[t % len(INTENTS)]},{t % 3},0.0," + ",".join([str(1.0 / k)] * k) for t in range(5)]
+    for t in range(EPISODE_STEPS):  # intents in blocks of 4 steps, as a task's phases would be
+        intent = (t // 4) % len(INTENTS)
+        reward = 0.5 if t == EPISODE_STEPS - 1 else 0.0
+        episode.append(f"{t},{INTENTS[intent]},{t % 3},{reward}," + ",".join(str(a) for a in fake_alpha(t, intent, k)))
     (run_dir / "eval_episode.csv").write_text("\n".join(episode) + "\n")
     (run_dir / "config.yaml").write_text(f"env: {env}\nvariant: {variant}\nseed: {seed}\nframes: {frames}\n")
     if not final:

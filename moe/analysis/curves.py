@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -69,3 +70,53 @@ def learning_curves(
                 if not np.isnan(y)
             )
     return pd.DataFrame(rows, columns=columns)
+
+
+#: Per-run sample-efficiency columns added to runs.csv and summarised in the final table.
+EFFICIENCY_METRICS = ["return_auc", "frames_to_threshold"]
+#: Default return a run must reach for `frames_to_threshold` (config `analysis.return_threshold`).
+RETURN_THRESHOLD = 0.8
+
+
+def sample_efficiency(metrics_df: pd.DataFrame, threshold: float = RETURN_THRESHOLD) -> dict:
+    """Area under the return curve and frames to first reach `threshold`, from one run's `metrics.csv`.
+
+    - `return_auc`: trapezoid integral of `return_mean` over `frames` through the
+      updates that measured a return (NaN rows, where no episode ended, are skipped),
+      divided by the run's total frames (its last row). Frames before the first
+      measured return add nothing, so with returns in [0, 1] the AUC is in [0, 1]:
+      1 would be return 1 from the first frame on.
+    - `frames_to_threshold`: `frames` of the first update whose `return_mean` is
+      >= threshold (no interpolation); NaN if never reached.
+    """
+    out = {"return_auc": math.nan, "frames_to_threshold": math.nan}
+    if metrics_df.empty or "return_mean" not in metrics_df:
+        return out
+    data = metrics_df.sort_values("frames")
+    frames = data["frames"].to_numpy(dtype=float)
+    values = data["return_mean"].to_numpy(dtype=float)
+    total = frames[-1]
+    valid = ~np.isnan(values)
+    if total > 0 and valid.any():
+        f, v = frames[valid], values[valid]
+        out["return_auc"] = float(np.trapezoid(v, f) / total) if f.size > 1 else 0.0
+    reached = np.flatnonzero(valid & (values >= threshold))
+    if reached.size:
+        out["frames_to_threshold"] = float(frames[reached[0]])
+    return out
+
+
+def add_sample_efficiency(runs: pd.DataFrame, threshold: float = RETURN_THRESHOLD) -> pd.DataFrame:
+    """`runs` (one row per expected run, from `collect_runs`) with `return_auc` and
+    `frames_to_threshold` from each finished run's `metrics.csv` (NaN for the others)."""
+    runs = runs.copy()
+    records = []
+    for run in runs.itertuples(index=False):
+        metrics_csv = Path(run.run_dir) / "metrics.csv"
+        if run.status == FINISHED and metrics_csv.exists():
+            records.append(sample_efficiency(pd.read_csv(metrics_csv), threshold))
+        else:
+            records.append(dict.fromkeys(EFFICIENCY_METRICS, math.nan))
+    for metric in EFFICIENCY_METRICS:
+        runs[metric] = [record[metric] for record in records]
+    return runs

@@ -5,6 +5,7 @@
 rule aggregate_final:
     input:
         finals=lambda wildcards: run_files(grid.train_runs(config), "final.json"),
+        metrics=lambda wildcards: run_files(grid.train_runs(config), "metrics.csv"),
     output:
         runs="results/tables/runs.csv",
         summary=report(
@@ -23,6 +24,7 @@ rule aggregate_final:
         group_cols=["task", "variant"],
         caption="Final router entropy and return per task and variant (mean and 95% bootstrap CI across seeds).",
         label="tab:final_metrics",
+        return_threshold=config["analysis"]["return_threshold"],
     conda:
         "../envs/moe.yaml"
     script:
