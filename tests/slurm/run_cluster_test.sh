@@ -103,6 +103,17 @@ stop_daemons() {
         for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
         kill -0 "$pid" 2>/dev/null && kill -9 "$pid" 2>/dev/null
     done
+    # Job processes that outlived the cluster (a cancelled job's Snakemake can): those
+    # running from this test's scratch directory, by PID.
+    local leftover
+    leftover=$(grep -lsF "$WORK/" /proc/[0-9]*/cmdline 2>/dev/null | cut -d/ -f3 | grep -vx "$$" || true)
+    for pid in $leftover; do
+        local cmd
+        cmd=$(tr '\0' ' ' </proc/"$pid"/cmdline 2>/dev/null) || continue
+        [[ "$cmd" == *"$WORK/"* && "$cmd" != *grep* ]] || continue
+        say "killing leftover job process $pid: ${cmd:0:100}"
+        kill -9 "$pid" 2>/dev/null
+    done
     if [[ -n "$CONF_BACKUP" ]]; then
         cp -p "$CONF_BACKUP" "$SLURM_CONF" && say "restored the previous $SLURM_CONF"
     elif [[ -f "$SLURM_CONF" ]] && grep -q "^# One-node cluster for tests/slurm/run_cluster_test.sh" "$SLURM_CONF"; then
