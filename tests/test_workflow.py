@@ -25,9 +25,15 @@ from moe.analysis.stats import bootstrap_ci
 REPO = Path(__file__).resolve().parents[1]
 WORKFLOW_FILES = ["Snakefile", "workflow", "tests/fakeruns.py"]
 FAKE_TRAINER = {"trainer": {"command": f"{sys.executable} tests/fakeruns.py"}}
-TABLES = ["final_metrics.csv", "final_metrics.md", "final_metrics.tex", "runs.csv", "learning_curves.csv"]
-FIGURES = [f"{name}.{ext}" for name in ("learning_curves", "final_router_entropy", "final_return")
+TABLES = ["final_metrics.csv", "final_metrics.md", "final_metrics.tex", "runs.csv", "learning_curves.csv",
+          *(f"{name}.{ext}" for name in ("factorial_effects", "robust_aggregates") for ext in ("csv", "md", "tex")),
+          "expert_usage.csv", "expert_usage.md", "eval_episodes.csv"]
+FIGURES = [f"{name}.{ext}" for name in ("learning_curves", "final_router_entropy", "final_return",
+                                        "factorial_effects", "robust_aggregates", "expert_usage",
+                                        "eval_episodes", "entropy_scatter")
            for ext in ("pdf", "png")]
+#: Tables shown in the report beside the figures.
+REPORT_TABLES = ["final_metrics.csv", "factorial_effects.csv", "robust_aggregates.csv", "expert_usage.csv"]
 METRICS = ["router_entropy", "marginal_router_entropy", "return_mean", "success_rate", "switch_rate", "intent_nmi"]
 
 
@@ -68,6 +74,37 @@ def planned_jobs(workdir: Path, *args: str) -> dict[str, int]:
     return {rule: int(count) for rule, count in (line.split() for line in match.group(1).splitlines())}
 
 
+def check_report(workdir: Path, *args: str) -> None:
+    """The report is one self-contained page holding every figure and the main tables."""
+    snakemake(workdir, *args, "--report", "report.html")
+    html = (workdir / "report.html").read_text()
+    assert len(html) > 100_000
+    embedded = set(re.findall(r'"filename":\s*"([^"]+)"', html))
+    missing = [name for name in FIGURES + REPORT_TABLES if name not in embedded]
+    assert not missing, f"not in the report: {missing}"
+
+
+def check_analysis_tables(workdir: Path, config: dict) -> None:
+    """The new tables cover the grid: effects of every term per task and metric, one robust
+    row per metric and variant, usage and an episode for every task and variant."""
+    tables = workdir / "results/tables"
+    tasks = [task["name"] for task in config["tasks"]]
+    n_corrections = len(config.get("corrections", default_config()["corrections"]))
+    effects = pd.read_csv(tables / "factorial_effects.csv")
+    assert len(effects) == len(tasks) * 2 * (2 ** n_corrections - 1)
+    assert set(effects["metric"]) == {"router_entropy", "return_mean"}
+    robust = pd.read_csv(tables / "robust_aggregates.csv")
+    assert len(robust) == 2 * 2 ** n_corrections
+    assert robust["p_improve"].dropna().between(0, 1).all() and robust["iqm"].notna().any()
+    episodes = pd.read_csv(tables / "eval_episodes.csv")
+    assert episodes.groupby(["task", "variant"]).ngroups == len(tasks) * 2 ** n_corrections
+    usage = pd.read_csv(tables / "expert_usage.csv")
+    assert usage.groupby(["task", "variant"]).ngroups == len(tasks) * 2 ** n_corrections
+    summary = pd.read_csv(tables / "final_metrics.csv")
+    for column in ("return_auc_mean", "frames_to_threshold_mean", "n_reached_threshold"):
+        assert column in summary
+
+
 def default_config() -> dict:
     return yaml.safe_load((REPO / "workflow/config/config.yaml").read_text())
 
@@ -86,7 +123,9 @@ def test_default_config_plans_tasks_x_8_variants_x_seeds(workflow_copy):
     jobs = planned_jobs(workflow_copy)
     assert jobs["train"] == len(config["tasks"]) * 8 * len(config["seeds"])
     for rule in ["aggregate_final", "aggregate_curves", "plot_learning_curves",
-                 "plot_final_router_entropy", "plot_final_return", "all"]:
+                 "plot_final_router_entropy", "plot_final_return", "analyse_effects", "plot_effects",
+                 "analyse_robust", "plot_robust", "analyse_specialisation", "plot_expert_usage",
+                 "plot_eval_episodes", "plot_entropy_scatter", "all"]:
         assert jobs[rule] == 1
     assert "train_sweep" not in jobs  # sweeps are their own targets
 
@@ -202,6 +241,7 @@ def test_fake_quick_run_end_to_end_then_replot_only(tmp_path):
     assert "eval.episodes" in (run / "train.log").read_text()  # overrides reached the trainer
     summary = check_tables_match_runs(workdir, quick)
     assert len(summary) == len(quick["tasks"]) * 8
+    check_analysis_tables(workdir, quick)
     assert planned_jobs(workdir, *args) == {}
 
     # Editing a plotting script re-plans only plotting, never training or aggregation.
@@ -225,9 +265,8 @@ def test_fake_quick_run_end_to_end_then_replot_only(tmp_path):
     summary = check_tables_match_runs(workdir, quick)
     assert summary.loc[0, "n_diverged"] == 1 and summary.loc[0, "n_finished"] == 1
 
-    # The report is one self-contained page.
-    snakemake(workdir, *args, "--report", "report.html")
-    assert (workdir / "report.html").stat().st_size > 100_000
+    # The report is one self-contained page with every figure.
+    check_report(workdir, *args)
 
 
 def test_failed_runs_reported_as_missing_with_keep_going(tmp_path):
@@ -285,6 +324,7 @@ def test_quick_config_end_to_end_with_real_trainer(tmp_path):
         assert (workdir / "results/figures" / name).stat().st_size > 1000
     summary = check_tables_match_runs(workdir, quick)
     assert summary["n_finished"].sum() + summary["n_diverged"].sum() == len(quick["tasks"]) * 8 * len(quick["seeds"])
+    check_analysis_tables(workdir, quick)
     final = json.loads((workdir / "results/runs" / quick["tasks"][0]["name"] / "baseline/seed1/final.json").read_text())
     assert final["num_experts"] == 4
 
@@ -294,5 +334,4 @@ def test_quick_config_end_to_end_with_real_trainer(tmp_path):
     script = workdir / "workflow/scripts/plot_final_metrics.py"
     script.write_text(script.read_text() + "\n# edited\n")
     assert planned_jobs(workdir, *args) == {"plot_final_router_entropy": 1, "plot_final_return": 1, "all": 1}
-    snakemake(workdir, *args, "--report", "report.html")
-    assert (workdir / "report.html").stat().st_size > 100_000
+    check_report(workdir, *args)
