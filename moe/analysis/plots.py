@@ -209,7 +209,7 @@ def plot_usage_heatmaps(usage: pd.DataFrame, tasks: Sequence[str], variants: Seq
     rows variants, columns tasks; colour scale 0..1 shared by all panels."""
     from moe.analysis.specialisation import usage_matrix
 
-    fig, axes = plt.subplots(len(variants), len(tasks), figsize=(3.6 * len(tasks), 1.9 * len(variants)),
+    fig, axes = plt.subplots(len(variants), len(tasks), figsize=(4.2 * len(tasks), 1.9 * len(variants)),
                              squeeze=False)
     image = None
     for row, variant in enumerate(variants):
