@@ -109,7 +109,7 @@ stop_daemons() {
     leftover=$(grep -lsF "$WORK/" /proc/[0-9]*/cmdline 2>/dev/null | cut -d/ -f3 | grep -vx "$$" || true)
     for pid in $leftover; do
         local cmd
-        cmd=$(tr '\0' ' ' </proc/"$pid"/cmdline 2>/dev/null) || continue
+        cmd=$( { tr '\0' ' ' </proc/"$pid"/cmdline; } 2>/dev/null) || continue
         [[ "$cmd" == *"$WORK/"* && "$cmd" != *grep* ]] || continue
         say "killing leftover job process $pid: ${cmd:0:100}"
         kill -9 "$pid" 2>/dev/null
