@@ -91,15 +91,25 @@ def remove(run_dir: Path) -> None:
         (Path(run_dir) / name).unlink(missing_ok=True)
 
 
-def claim_run_directory(run_dir: Path, record: dict) -> None:
-    """Write the run's config.yaml, or refuse a directory that holds a different run."""
+def claim_run_directory(run_dir: Path, record: dict, checkpoint: dict | None) -> None:
+    """Write the run's config.yaml, or refuse a directory that holds a different run.
+
+    The run is identified by config.yaml or, where that is gone (Snakemake deletes
+    a rerun job's declared outputs), by the record saved in the checkpoint.
+    """
     run_dir = Path(run_dir)
     config_path = run_dir / "config.yaml"
+    existing = None
     if config_path.exists():
         try:
             existing = yaml.safe_load(config_path.read_text()) or {}
         except yaml.YAMLError:
             existing = {}
+    elif checkpoint is not None:
+        existing = checkpoint.get("record")
+        if existing is None:
+            raise CheckpointError(f"output directory {run_dir} holds a checkpoint of unknown origin; refusing to mix runs")
+    if existing is not None:
         for key in ("run", "config"):
             if existing.get(key) != record[key]:
                 difference = _first_difference(existing.get(key), record[key], key)
@@ -107,10 +117,8 @@ def claim_run_directory(run_dir: Path, record: dict) -> None:
                     f"output directory {run_dir} holds a run with a different config ({difference}); "
                     "use another --out or delete that directory"
                 )
-        return
-    if run_dir.exists() and any(run_dir.glob("*.pt")):
-        raise CheckpointError(f"output directory {run_dir} holds checkpoints but no config.yaml; refusing to mix runs")
-    atomic_write_text(config_path, yaml.safe_dump(record, sort_keys=False))
+    if not config_path.exists():
+        atomic_write_text(config_path, yaml.safe_dump(existing or record, sort_keys=False))
 
 
 def _first_difference(old, new, path: str) -> str:

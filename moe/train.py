@@ -75,6 +75,7 @@ class Trainer:
         self.prev_alphas = torch.zeros((steps, num_envs, experts), device=self.device)
 
         # State carried across updates (and checkpoints).
+        self.record: dict | None = None  # the run's config.yaml content, set by train()
         self.update_index = 0
         self.metrics_rows: list[dict] = []
         train_seeds = [seed * 1000 + i for i in range(num_envs)]
@@ -267,6 +268,7 @@ class Trainer:
             "next_episode_start": self.next_episode_start.cpu(),
             "last_alpha": self.last_alpha.cpu(),
             "metrics_rows": self.metrics_rows,
+            "record": self.record,  # identifies the run when Snakemake has deleted config.yaml
             # Not tensors: pickled, and read back only from this run's own directory.
             "pickled": {"envs": self.envs, "numpy_rng": np.random.get_state(),
                         "episode_return": self.episode_return, "episode_length": self.episode_length},
@@ -336,9 +338,9 @@ def train(env_id: str, variant: str, seed: int, frames: int, out_dir: str | Path
     torch.set_num_threads(config["threads"])
     out_dir = Path(out_dir)
     trainer = Trainer(env_id, variant, seed, frames, config, out_dir)  # validates before anything is written
-    record = run_record(config, trainer.device, env_id=env_id, variant=variant, seed=seed, frames=frames)
-    ckpt.claim_run_directory(out_dir, record)
+    trainer.record = run_record(config, trainer.device, env_id=env_id, variant=variant, seed=seed, frames=frames)
     state = ckpt.load_latest(out_dir)
+    ckpt.claim_run_directory(out_dir, trainer.record, state)
     if state is not None:
         trainer.load_checkpoint_state(state)
         print(f"resuming {out_dir} from update {trainer.update_index}", file=sys.stderr, flush=True)
