@@ -146,12 +146,12 @@ def test_quick_config_plans_small_tasks(workflow_copy):
 def test_sweep_target_reuses_training_rule(workflow_copy):
     config = default_config()
     sweep = config["sweeps"]["temporal_coef"]
-    assert sweep["key"] == "corrections.temporal.coef" and sweep["values"] == [0.01, 0.1, 1]
+    assert sweep["key"] == "corrections.temporal.coef" and sweep["values"] == [0.3, 1, 3, 10]
     jobs = planned_jobs(workflow_copy, "sweep_temporal_coef")
-    assert jobs == {"train_sweep": 3 * len(config["tasks"]) * len(config["seeds"]),
+    assert jobs == {"train_sweep": len(sweep["values"]) * len(config["tasks"]) * len(config["seeds"]),
                     "aggregate_sweep": 1, "plot_sweep": 1, "sweep_temporal_coef": 1}
     result = snakemake(workflow_copy, "--dry-run", "--printshellcmds", "sweep_temporal_coef")
-    assert re.search(r"--variant temporal .*--set corrections\.temporal\.coef=0\.01", result.stdout)
+    assert re.search(r"--variant temporal .*--set corrections\.temporal\.coef=0\.3", result.stdout)
 
 
 def test_train_command_carries_config_overrides(workflow_copy, tmp_path):
