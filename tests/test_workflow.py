@@ -300,10 +300,11 @@ def test_fake_sweep_end_to_end(tmp_path):
     configfile = write_config(tmp_path / "sweep.yaml", config)
     snakemake(workdir, "sweep_temporal_coef", "--cores", "2", "--configfile", configfile)
     table = pd.read_csv(workdir / "results/tables/sweep_temporal_coef.csv", dtype={"setting": str})
-    assert table["setting"].tolist() == ["0.01", "0.1", "1"]
-    assert table["n_finished"].tolist() == [2, 2, 2]
-    log = (workdir / "results/sweeps/temporal_coef/0.1/T-v0/seed2/train.log").read_text()
-    assert "'corrections.temporal.coef': '0.1'" in log and "temporal seed 2" in log
+    values = [str(value) for value in default_config()["sweeps"]["temporal_coef"]["values"]]
+    assert table["setting"].tolist() == values
+    assert table["n_finished"].tolist() == [2] * len(values)
+    log = (workdir / f"results/sweeps/temporal_coef/{values[1]}/T-v0/seed2/train.log").read_text()
+    assert f"'corrections.temporal.coef': '{values[1]}'" in log and "temporal seed 2" in log
     for ext in ("pdf", "png"):
         assert (workdir / f"results/figures/sweep_temporal_coef.{ext}").stat().st_size > 1000
     assert not (workdir / "results/runs").exists()  # the main grid was not trained
