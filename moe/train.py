@@ -41,7 +41,7 @@ class Trainer:
         if frames < 1:
             raise ConfigError(f"--frames must be positive, got {frames}")
         check_env_id(env_id)
-        self.env_id, self.variant, self.seed, self.config, self.out_dir = env_id, variant, seed, config, out_dir
+        self.config, self.out_dir = config, out_dir
         self.corrections = list(config["corrections"])
         try:
             self.active_corrections = parse_variant(variant, self.corrections)
@@ -49,15 +49,14 @@ class Trainer:
             raise ConfigError(str(error)) from None
         self.batch_frames = config["num_envs"] * config["rollout_steps"]
         self.num_updates = math.ceil(frames / self.batch_frames)
-        self.total_frames = self.num_updates * self.batch_frames
 
         torch.manual_seed(seed)
         np.random.seed(seed)
         self.device = resolve_device(config["device"])
         self.envs = make_vector_env(env_id, config["num_envs"])
-        self.num_actions = int(self.envs.single_action_space.n)
+        num_actions = int(self.envs.single_action_space.n)
         view_size = self.envs.single_observation_space["image"].shape[0]
-        self.agent = build_agent(config["model"], self.num_actions, view_size).to(self.device)
+        self.agent = build_agent(config["model"], num_actions, view_size).to(self.device)
         self.optimizer = torch.optim.Adam(self.agent.parameters(), lr=config["lr"], eps=config["adam_eps"])
         self.minibatch_generator = torch.Generator().manual_seed(seed)
 
@@ -195,11 +194,12 @@ class Trainer:
                 loss.backward()
                 nn.utils.clip_grad_norm_(self.agent.parameters(), config["max_grad_norm"])
                 self.optimizer.step()
+                # Summed as tensors: one device-to-host transfer per update, not per minibatch.
                 for name, value in terms.items():
-                    sums[f"loss_{name}"] = sums.get(f"loss_{name}", 0.0) + float(value.detach())
-                sums["policy_entropy"] = sums.get("policy_entropy", 0.0) + float(policy_entropy.detach())
+                    sums[f"loss_{name}"] = sums.get(f"loss_{name}", 0.0) + value.detach()
+                sums["policy_entropy"] = sums.get("policy_entropy", 0.0) + policy_entropy.detach()
                 count += 1
-        return {key: total / count for key, total in sums.items()}
+        return {key: float(total) / count for key, total in sums.items()}
 
     def rollout_statistics(self) -> dict:
         alphas = self.alphas.reshape(-1, self.alphas.shape[-1])
@@ -262,6 +262,7 @@ class Trainer:
             "optimizer": self.optimizer.state_dict(),
             "update_index": self.update_index,
             "torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else [],
             "minibatch_rng": self.minibatch_generator.get_state(),
             "next_image": self.next_image.cpu(),
             "next_direction": self.next_direction.cpu(),
@@ -279,6 +280,8 @@ class Trainer:
         self.optimizer.load_state_dict(state["optimizer"])
         self.update_index = state["update_index"]
         torch.set_rng_state(state["torch_rng"])
+        if self.device.type == "cuda" and state["cuda_rng"]:
+            torch.cuda.set_rng_state_all(state["cuda_rng"])
         self.minibatch_generator.set_state(state["minibatch_rng"])
         self.next_image = state["next_image"].to(self.device)
         self.next_direction = state["next_direction"].to(self.device)
