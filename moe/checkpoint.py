@@ -91,34 +91,38 @@ def remove(run_dir: Path) -> None:
         (Path(run_dir) / name).unlink(missing_ok=True)
 
 
-def claim_run_directory(run_dir: Path, record: dict, checkpoint: dict | None) -> None:
-    """Write the run's config.yaml, or refuse a directory that holds a different run.
+def run_difference(existing: dict | None, record: dict) -> str | None:
+    """How `existing` (a config.yaml or checkpoint record) differs from this run's record; None if the same run."""
+    if existing is None:
+        return "no record of the run"
+    for key in ("run", "config"):
+        if existing.get(key) != record[key]:
+            return _first_difference(existing.get(key), record[key], key)
+    return None
 
-    The run is identified by config.yaml or, where that is gone (Snakemake deletes
-    a rerun job's declared outputs), by the record saved in the checkpoint.
+
+def claim_run_directory(run_dir: Path, record: dict, checkpoint: dict | None) -> None:
+    """Write the run's config.yaml, or refuse a directory whose config.yaml is another run's.
+
+    Where config.yaml is gone (Snakemake deletes a rerun job's declared outputs),
+    it is written back from the checkpoint's record, keeping the provenance of
+    the run's start.
     """
-    run_dir = Path(run_dir)
-    config_path = run_dir / "config.yaml"
-    existing = None
+    config_path = Path(run_dir) / "config.yaml"
     if config_path.exists():
         try:
             existing = yaml.safe_load(config_path.read_text()) or {}
         except yaml.YAMLError:
             existing = {}
-    elif checkpoint is not None:
-        existing = checkpoint.get("record")
-        if existing is None:
-            raise CheckpointError(f"output directory {run_dir} holds a checkpoint of unknown origin; refusing to mix runs")
-    if existing is not None:
-        for key in ("run", "config"):
-            if existing.get(key) != record[key]:
-                difference = _first_difference(existing.get(key), record[key], key)
-                raise CheckpointError(
-                    f"output directory {run_dir} holds a run with a different config ({difference}); "
-                    "use another --out or delete that directory"
-                )
-    if not config_path.exists():
-        atomic_write_text(config_path, yaml.safe_dump(existing or record, sort_keys=False))
+        difference = run_difference(existing, record)
+        if difference:
+            raise CheckpointError(
+                f"output directory {run_dir} holds a run with a different config ({difference}); "
+                "use another --out or delete that directory"
+            )
+        return
+    original = checkpoint.get("record") if checkpoint is not None else None
+    atomic_write_text(config_path, yaml.safe_dump(original or record, sort_keys=False))
 
 
 def _first_difference(old, new, path: str) -> str:

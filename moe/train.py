@@ -343,6 +343,15 @@ def train(env_id: str, variant: str, seed: int, frames: int, out_dir: str | Path
     trainer = Trainer(env_id, variant, seed, frames, config, out_dir)  # validates before anything is written
     trainer.record = run_record(config, trainer.device, env_id=env_id, variant=variant, seed=seed, frames=frames)
     state = ckpt.load_latest(out_dir)
+    if state is not None and not (out_dir / "config.yaml").exists():
+        # No config.yaml: its job was rerun by Snakemake, which deleted its outputs. A
+        # checkpoint of other settings is left over from before the change: start afresh.
+        stale = ckpt.run_difference(state.get("record"), trainer.record)
+        if stale:
+            print(f"warning: discarding the checkpoint in {out_dir}, made with other settings ({stale})",
+                  file=sys.stderr, flush=True)
+            ckpt.remove(out_dir)
+            state = None
     ckpt.claim_run_directory(out_dir, trainer.record, state)
     if state is not None:
         trainer.load_checkpoint_state(state)

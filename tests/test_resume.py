@@ -68,3 +68,19 @@ def test_corrupted_checkpoint_falls_back_to_the_previous_one_or_says_so(tmp_path
     rerun = subprocess.run(COMMAND + ["--out", str(tmp_path)] + SETTINGS, capture_output=True, text=True)
     assert rerun.returncode == 2
     assert rerun.stderr.strip().splitlines()[-1].startswith("moe-train: error:")
+
+
+def test_checkpoint_of_other_settings_without_config_yaml_is_discarded(tmp_path):
+    """Snakemake reruns a job whose params changed after deleting its outputs: the trainer starts afresh."""
+    first = subprocess.run(COMMAND + ["--out", str(tmp_path)] + SETTINGS, capture_output=True, text=True)
+    assert first.returncode == 0, first.stderr
+    for name in ("config.yaml", "metrics.csv", "final.json", "eval_episode.csv"):
+        (tmp_path / name).unlink()  # what Snakemake does before rerunning the job
+    changed = SETTINGS + ["--set", "lr=0.002"]
+    rerun = subprocess.run(COMMAND + ["--out", str(tmp_path)] + changed, capture_output=True, text=True)
+    assert rerun.returncode == 0, rerun.stderr
+    assert "discarding the checkpoint" in rerun.stderr and "config.lr was 0.001, now 0.002" in rerun.stderr
+    assert "resuming" not in rerun.stderr
+    assert len(pd.read_csv(tmp_path / "metrics.csv")) == 10
+    assert load_latest(tmp_path)["record"]["config"]["lr"] == 0.002
+    assert "lr: 0.002" in (tmp_path / "config.yaml").read_text()
