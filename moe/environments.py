@@ -8,7 +8,9 @@ from functools import partial
 import gymnasium as gym
 import numpy as np
 import torch
+from gymnasium.envs.registration import load_env_creator
 from gymnasium.vector import AutoresetMode, SyncVectorEnv
+from minigrid.minigrid_env import MiniGridEnv
 
 from moe.config import ConfigError
 
@@ -26,8 +28,9 @@ def check_env_id(env_id: str) -> None:
         close = difflib.get_close_matches(env_id, known, n=3, cutoff=0.6)
         hint = f"; did you mean {', '.join(close)}?" if close else ""
         raise ConfigError(f"unknown env id {env_id!r}{hint} (multi-intent tasks are MultiIntent-*-v0)")
-    spec = gym.spec(env_id)
-    if not str(spec.entry_point).startswith(("minigrid", "envs")):
+    entry_point = gym.spec(env_id).entry_point
+    creator = load_env_creator(entry_point) if isinstance(entry_point, str) else entry_point
+    if not (isinstance(creator, type) and issubclass(creator, MiniGridEnv)):
         raise ConfigError(f"env id {env_id!r} is not a MiniGrid environment")
 
 
