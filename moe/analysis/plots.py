@@ -248,12 +248,14 @@ def plot_episodes(episodes: pd.DataFrame, tasks: Sequence[str], variants: Sequen
                              squeeze=False)
     band = (-0.22, 0.17)  # y position and height of the intent band
     intent_colors: dict[str, dict[str, tuple]] = {}
+    # One colour per (task, intent) across the figure: the legend is shared, so two
+    # tasks' intents must not look alike. Set2 has 8 colours, then Dark2 continues.
+    figure_palette = iter(sns.color_palette("Set2") + sns.color_palette("Dark2") + sns.color_palette("tab20"))
     expert_handles = []
     for col, task in enumerate(tasks):
         data = episodes[episodes["task"] == task]
         intents = list(dict.fromkeys(data["intent"].dropna().astype(str))) if not data.empty else []
-        palette = sns.color_palette("Set2", max(len(intents), 1))
-        intent_colors[task] = {intent: palette[i] for i, intent in enumerate(intents)}
+        intent_colors[task] = {intent: next(figure_palette, "0.5") for intent in intents}
         for row, variant in enumerate(variants):
             ax = axes[row][col]
             run = data[data["variant"] == variant].sort_values("step")
