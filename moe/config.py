@@ -51,12 +51,12 @@ def default_config() -> dict:
     return load_yaml(DEFAULT_CONFIG_PATH)
 
 
-def merge(base: dict, overrides: dict, path: str = "") -> dict:
+def merge(base: dict, overrides: dict) -> dict:
     """`base` with `overrides` applied recursively; mappings merge, everything else replaces."""
     merged = copy.deepcopy(base)
     for key, value in overrides.items():
         if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = merge(merged[key], value, f"{path}{key}.")
+            merged[key] = merge(merged[key], value)
         else:
             merged[key] = copy.deepcopy(value)
     return merged

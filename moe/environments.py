@@ -63,7 +63,6 @@ def make_vector_env(env_id: str, num_envs: int) -> SyncVectorEnv:
     reward and done flags together with the next episode's first observation,
     so no transition mixes two episodes and no step is wasted on a reset.
     """
-    check_env_id(env_id)
     return SyncVectorEnv(
         # partial, not a lambda: the vector env is pickled into checkpoints.
         [partial(make_env, env_id) for _ in range(num_envs)], autoreset_mode=AutoresetMode.SAME_STEP
