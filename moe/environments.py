@@ -12,6 +12,7 @@ from gymnasium.envs.registration import load_env_creator
 from gymnasium.vector import AutoresetMode, SyncVectorEnv
 from minigrid.minigrid_env import MiniGridEnv
 
+from envs.view import use_egocentric_observation
 from moe.config import ConfigError
 
 
@@ -51,9 +52,15 @@ class ImageAndDirection(gym.ObservationWrapper):
 
 
 def make_env(env_id: str) -> gym.Env:
-    """One environment whose observations are the image and the direction."""
+    """One environment whose observations are the image and the direction.
+
+    Observations come from `envs.view`, which computes MiniGrid's view bit for
+    bit at several times the speed of MiniGrid's own code.
+    """
     check_env_id(env_id)
-    return ImageAndDirection(gym.make(env_id))
+    env = gym.make(env_id)
+    use_egocentric_observation(env.unwrapped)
+    return ImageAndDirection(env)
 
 
 def make_vector_env(env_id: str, num_envs: int) -> SyncVectorEnv:
