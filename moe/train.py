@@ -57,7 +57,10 @@ class Trainer:
         num_actions = int(self.envs.single_action_space.n)
         view_size = self.envs.single_observation_space["image"].shape[0]
         self.agent = build_agent(config["model"], num_actions, view_size).to(self.device)
-        self.optimizer = torch.optim.Adam(self.agent.parameters(), lr=config["lr"], eps=config["adam_eps"])
+        # fused: one kernel for all parameters, 3-4x faster than Adam's per-tensor loop on
+        # a model this small; the same update rule, rounded differently in the last bit.
+        self.optimizer = torch.optim.Adam(self.agent.parameters(), lr=config["lr"], eps=config["adam_eps"],
+                                          fused=True)
         self.minibatch_generator = torch.Generator().manual_seed(seed)
 
         # Rollout buffers, allocated once: (time, env, ...).
@@ -96,7 +99,8 @@ class Trainer:
             self.episode_starts[step] = self.next_episode_start
             with torch.no_grad():
                 output = self.agent(self.next_image, self.next_direction)
-                action = torch.distributions.Categorical(logits=output.action_logits).sample()
+                # action_logits are normalised log-probabilities: no Categorical needed.
+                action = torch.multinomial(output.action_logits.exp(), 1).squeeze(1)
             alpha = output.alpha
             self.actions[step], self.values[step], self.alphas[step] = action, output.value, alpha
             self.log_probs[step] = output.action_logits.gather(1, action[:, None]).squeeze(1)
