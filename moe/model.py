@@ -53,10 +53,16 @@ class GraphAttentionEncoder(nn.Module):
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         batch = image.shape[0]
-        cells = image.reshape(batch, self.num_cells, 3).long() + self.feature_offsets
-        nodes = self.cell_embedding(cells).sum(2) + self.position_embedding
+        cells = image.reshape(batch * self.num_cells, 3).long() + self.feature_offsets
+        # The sum of a cell's three embeddings as one product with its three-hot code: the
+        # same numbers as an embedding lookup, without the lookup's slow scatter backward.
+        three_hot = torch.zeros(cells.shape[0], self.cell_embedding.num_embeddings, device=image.device)
+        three_hot.scatter_(1, cells, 1.0)
+        nodes = (three_hot @ self.cell_embedding.weight).view(batch, self.num_cells, -1) + self.position_embedding
         for qkv, attention_out, norm in zip(self.qkv, self.attention_out, self.norms):
-            q, k, v = qkv(nodes).view(batch, self.num_cells, 3, self.heads, -1).permute(2, 0, 3, 1, 4)
+            # Strided views into the projection: attention reads them in place, no copies.
+            q, k, v = (part.transpose(1, 2) for part in
+                       qkv(nodes).view(batch, self.num_cells, 3, self.heads, -1).unbind(2))
             attended = F.scaled_dot_product_attention(q, k, v, attn_mask=self.attention_mask)
             attended = attended.transpose(1, 2).reshape(batch, self.num_cells, -1)
             nodes = norm(nodes + F.relu(attention_out(attended)))
