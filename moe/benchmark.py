@@ -10,13 +10,17 @@ Measures, in one invocation, frames per second of
 - `gat`, `cnn`: our `moe.train.Trainer`, one process and one torch thread, the
   same environment, frames per update, epochs and minibatch, for the default
   GAT MoE agent and for the CNN MoE agent;
-- `raw_env`: the bare gymnasium environment stepped with random actions, one
-  process, resetting when an episode ends.
+- `raw_env`: the bare gymnasium environment (MiniGrid's own code, as the
+  reference steps it) with random actions, one process, resetting when an
+  episode ends;
+- `our_env`: the same, for the environment as our trainer builds it
+  (`moe.environments.make_env`: observations from `envs.view`, bit for bit
+  MiniGrid's, at several times the speed).
 
 Each measurement runs in its own fresh subprocess (so its peak RSS is its own):
-one untimed warm-up update, then `--updates` timed updates (`raw_env`: as many
-steps as a contender's timed updates hold). Rounds alternate reference, gat,
-cnn, raw_env and repeat `--repeats` times, so drift of a shared machine falls on
+one untimed warm-up update, then `--updates` timed updates (`raw_env`, `our_env`:
+as many steps as a contender's timed updates hold). Rounds alternate reference,
+gat, cnn, raw_env, our_env and repeat `--repeats` times, so drift of a shared machine falls on
 every contender alike; the summary is the median over repeats.
 
 The printed table and the CSV (default `results/benchmarks/throughput-<date>.csv`)
@@ -53,7 +57,8 @@ from pathlib import Path
 # Kept free of torch imports: the parent only orchestrates, so it stays small and
 # the children it starts do not inherit a large address space.
 
-CONTENDERS = ["reference", "gat", "cnn", "raw_env"]
+CONTENDERS = ["reference", "gat", "cnn", "raw_env", "our_env"]
+ENV_ONLY = ("raw_env", "our_env")
 OURS = ("gat", "cnn")
 TARGET_RATIO = {"gat": 1.0, "cnn": 2.0}
 RSS_LIMIT_MB = 600.0
@@ -134,15 +139,24 @@ def measure_ours(encoder: str, env_id: str, num_envs: int, rollout_steps: int, u
             "peak_rss_mb": peak_rss_mb(), "torch_version": torch.__version__}
 
 
-def measure_raw_env(env_id: str, steps: int, seed: int) -> dict:
-    """The bare environment with random actions: the ceiling for one process."""
+def measure_env(env_id: str, steps: int, seed: int, ours: bool) -> dict:
+    """The environment alone with random actions: the ceiling for one process.
+
+    `ours`: built as our trainer builds it; otherwise plain `gym.make`.
+    """
     import gymnasium as gym
     import minigrid  # noqa: F401  registers the MiniGrid ids
     import numpy as np
 
-    env = gym.make(env_id)
+    if ours:
+        from moe.environments import make_env
+
+        env = make_env(env_id)
+    else:
+        env = gym.make(env_id)
     env.reset(seed=seed)
-    actions = np.random.default_rng(seed).integers(env.action_space.n, size=steps + 200)
+    # Python ints: MiniGrid compares actions with IntEnum members, slowly for numpy ints.
+    actions = np.random.default_rng(seed).integers(env.action_space.n, size=steps + 200).tolist()
     for action in actions[:200]:  # warm-up
         _, _, terminated, truncated, _ = env.step(action)
         if terminated or truncated:
@@ -155,7 +169,7 @@ def measure_raw_env(env_id: str, steps: int, seed: int) -> dict:
     seconds = time.perf_counter() - started
     cpu_seconds = time.process_time() - cpu_started
     env.close()
-    # torch is never imported here: the peak RSS is the environment's alone.
+    # raw_env never imports torch, so its peak RSS is the environment's alone (our_env imports it).
     return {"frames": steps, "seconds": seconds, "cpu_seconds": cpu_seconds, "seconds_env": seconds,
             "seconds_inference": 0.0,
             "seconds_update": 0.0, "peak_rss_mb": peak_rss_mb(), "torch_version": ""}
@@ -272,8 +286,9 @@ def run_child(args: argparse.Namespace) -> int:
         result = measure_reference(args.env, args.num_envs, args.rollout_steps, args.updates, args.seed)
     elif args.child in OURS:
         result = measure_ours(args.child, args.env, args.num_envs, args.rollout_steps, args.updates, args.seed)
-    elif args.child == "raw_env":
-        result = measure_raw_env(args.env, args.updates * args.num_envs * args.rollout_steps, args.seed)
+    elif args.child in ENV_ONLY:
+        result = measure_env(args.env, args.updates * args.num_envs * args.rollout_steps, args.seed,
+                             ours=args.child == "our_env")
     else:
         raise SystemExit(f"unknown contender {args.child!r}")
     print(RESULT_PREFIX + json.dumps(result), flush=True)
@@ -364,7 +379,7 @@ def print_report(header: str, summary: dict[str, dict], args: argparse.Namespace
               "peak RSS MB", "fps/CPU-s")
     print("{:<10} {:>8} {:>8} {:>8} {:>7} {:>6} {:>6} {:>7} {:>7} {:>11} {:>9}".format(*titles))
     for name, entry in summary.items():
-        is_training = name != "raw_env"
+        is_training = name not in ENV_ONLY
         print("{:<10} {:>8.0f} {:>8.0f} {:>8.0f} {:>7} {:>6} {:>6} {:>7} {:>7} {:>11.0f} {:>9.0f}".format(
             name, entry["fps_median"], entry["fps_min"], entry["fps_max"],
             _format(entry["ratio_vs_reference"], ".2f") + ("x" if entry["ratio_vs_reference"] is not None else ""),
@@ -374,7 +389,7 @@ def print_report(header: str, summary: dict[str, dict], args: argparse.Namespace
             _format(entry["fraction_of_raw_env"], ".2f"), entry["peak_rss_mb_max"], entry["fps_per_cpu_median"]))
     print("env / infer / update: median shares of the timed wall time spent stepping environments, in rollout "
           "inference (with the rollout's bookkeeping) and in advantages + PPO epochs; of raw: frames/s over raw "
-          "single-process env stepping; peak RSS: max over repeats of the measured process (reference: its "
+          "single-process stepping of MiniGrid's own env (raw_env); peak RSS: max over repeats of the measured process (reference: its "
           "learner, not its env workers); fps/CPU-s: frames per CPU second of the measured process(es), "
           "reference including its env workers -- less sensitive than frames/s to other load on the machine.")
     print("targets:")

@@ -29,18 +29,18 @@ def test_benchmark_tiny_budget_writes_every_column(tmp_path):
         assert reader.fieldnames == COLUMNS
         rows = list(reader)
 
-    expected = (["reference"] if has_reference else []) + ["gat", "cnn", "raw_env"]
+    expected = (["reference"] if has_reference else []) + ["gat", "cnn", "raw_env", "our_env"]
     # Alternating rounds: every contender once per repeat, in order.
     assert [row["contender"] for row in rows] == expected * 2
     assert [int(row["repeat"]) for row in rows] == [1] * len(expected) + [2] * len(expected)
     for row in rows:
         assert float(row["fps"]) > 0 and float(row["fps_median"]) > 0
         assert float(row["fps_min"]) <= float(row["fps_median"]) <= float(row["fps_max"])
-        assert int(row["frames"]) == 2 * 16  # one timed update of 2 envs x 16 steps (raw_env: as many steps)
+        assert int(row["frames"]) == 2 * 16  # one timed update of 2 envs x 16 steps (env-only rows: as many steps)
         assert 0 < float(row["peak_rss_mb"]) <= float(row["peak_rss_mb_max"])
         assert float(row["fraction_of_raw_env"]) > 0
         assert float(row["cpu_seconds"]) > 0 and float(row["fps_per_cpu"]) > 0
-        if row["contender"] != "raw_env":
+        if row["contender"] not in ("raw_env", "our_env"):
             shares = float(row["share_env"]) + float(row["share_inference"]) + float(row["share_update"])
             assert 0.9 < shares < 1.01  # the split covers the timed wall time, up to loop overhead
         if has_reference:
@@ -71,5 +71,5 @@ def test_missing_torch_ac_skips_reference_with_a_message(tmp_path, monkeypatch, 
     captured = capsys.readouterr()
     assert "torch-ac is not installed" in captured.err
     rows = list(csv.DictReader(out.open()))
-    assert [row["contender"] for row in rows] == ["gat", "cnn", "raw_env"]
+    assert [row["contender"] for row in rows] == ["gat", "cnn", "raw_env", "our_env"]
     assert all(row["ratio_vs_reference"] == "" for row in rows)
