@@ -30,39 +30,39 @@ def egocentric_observation(env: MiniGridEnv) -> dict:
     top_x, top_y, _, _ = env.get_view_exts()
     width, height, cells = env.grid.width, env.grid.height, env.grid.grid
 
-    # The view's cells row by row as the agent sees them (row size - 1 holds the agent).
-    codes, transparent = [], []
-    for row in _view_rows(size, env.agent_dir):
-        transparent_row = []
-        for dx, dy in row:
+    # The view's cells column by column ([x][y], the image's order), as the agent sees them.
+    codes, transparent_columns = [], []
+    for column in _view_columns(size, env.agent_dir):
+        transparent = []
+        for dx, dy in column:
             x, y = top_x + dx, top_y + dy
             if 0 <= x < width and 0 <= y < height:
                 cell = cells[y * width + x]
                 if cell is None:
                     codes.append(_EMPTY)
-                    transparent_row.append(True)
+                    transparent.append(True)
                 else:
                     codes.append(cell.encode())
-                    transparent_row.append(cell.see_behind())
+                    transparent.append(cell.see_behind())
             else:
                 codes.append(_OUTSIDE)
-                transparent_row.append(False)
-        transparent.append(transparent_row)
+                transparent.append(False)
+        transparent_columns.append(transparent)
 
     agent_x, agent_y = size // 2, size - 1
     if not env.see_through_walls:
-        for position, seen in enumerate(chain.from_iterable(_visibility(transparent, agent_x, agent_y))):
+        visible_rows = _visibility(list(zip(*transparent_columns)), agent_x, agent_y)
+        for position, seen in enumerate(chain.from_iterable(zip(*visible_rows))):
             if not seen:
                 codes[position] = _UNSEEN
-    codes[agent_y * size + agent_x] = env.carrying.encode() if env.carrying else _EMPTY
-    rows = np.fromiter(chain.from_iterable(codes), dtype=np.uint8, count=3 * size * size).reshape(size, size, 3)
-    image = np.ascontiguousarray(rows.transpose(1, 0, 2))  # MiniGrid indexes images [x, y]
+    codes[agent_x * size + agent_y] = env.carrying.encode() if env.carrying else _EMPTY
+    image = np.frombuffer(bytearray(chain.from_iterable(codes)), dtype=np.uint8).reshape(size, size, 3)
     return {"image": image, "direction": env.agent_dir, "mission": env.mission}
 
 
 @cache
-def _view_rows(size: int, direction: int) -> tuple[tuple[tuple[int, int], ...], ...]:
-    """For each cell of the agent's view, row by row, its offset in the world-aligned view window.
+def _view_columns(size: int, direction: int) -> tuple[tuple[tuple[int, int], ...], ...]:
+    """For each cell of the agent's view, column by column, its offset in the world-aligned view window.
 
     MiniGrid rotates the window left ``direction + 1`` times, moving cell
     [i, j] to [j, size - 1 - i]: numpy's clockwise ``rot90``, applied here to
@@ -70,10 +70,10 @@ def _view_rows(size: int, direction: int) -> tuple[tuple[tuple[int, int], ...], 
     """
     window = np.arange(size * size).reshape(size, size)  # [dx, dy] -> dx * size + dy
     view = np.rot90(window, -(direction + 1))
-    return tuple(tuple(divmod(int(view[i, j]), size) for i in range(size)) for j in range(size))
+    return tuple(tuple(divmod(int(offset), size) for offset in column) for column in view)
 
 
-def _visibility(transparent: list[list[bool]], agent_x: int, agent_y: int) -> list[list[bool]]:
+def _visibility(transparent: list, agent_x: int, agent_y: int) -> list[list[bool]]:
     """MiniGrid's occlusion sweep (``Grid.process_vis``) on rows [y][x], from the agent's row outwards.
 
     Sight spreads sideways and one row forward from every visible cell that

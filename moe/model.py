@@ -105,7 +105,7 @@ class MoEAgent(nn.Module):
 
     The router, the critic and the K experts are all two-layer MLPs on the
     encoder's features. Their first layers run as one matrix product and the
-    experts' second layers as one batched product, instead of K + 2 small
+    experts' second layers as one batched product (`bmm`), instead of K + 2 small
     modules: fewer, larger operations are what a CPU rewards.
     """
 
@@ -139,7 +139,8 @@ class MoEAgent(nn.Module):
         hidden = F.relu(self.heads_first(features)).view(-1, self.num_experts + 2, self.hidden)
         router_logits = self.router_out(hidden[:, 0])
         value = self.critic_out(hidden[:, 1]).squeeze(-1)
-        expert_logits = torch.einsum("bkh,kha->bka", hidden[:, 2:], self.experts_weight) + self.experts_bias
+        # (K, B, hidden) @ (K, hidden, A): what einsum("bkh,kha->bka") does, without its overhead.
+        expert_logits = torch.bmm(hidden[:, 2:].transpose(0, 1), self.experts_weight).transpose(0, 1) + self.experts_bias
         log_alpha = F.log_softmax(router_logits, dim=-1)
         # log sum_k alpha_k p_k(a), computed in log space for stability.
         action_logits = torch.logsumexp(log_alpha.unsqueeze(-1) + F.log_softmax(expert_logits, dim=-1), dim=1)
