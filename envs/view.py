@@ -12,6 +12,7 @@ about a quarter of the cost.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import cache, partial
 from itertools import chain
 
@@ -74,7 +75,7 @@ def _view_columns(size: int, direction: int) -> tuple[tuple[tuple[int, int], ...
     return tuple(tuple(divmod(int(offset), size) for offset in column) for column in view)
 
 
-def _visibility(transparent: list, agent_x: int, agent_y: int) -> list[list[bool]]:
+def _visibility(transparent: Sequence[Sequence[bool]], agent_x: int, agent_y: int) -> list[list[bool]]:
     """MiniGrid's occlusion sweep (``Grid.process_vis``) on rows [y][x], from the agent's row outwards.
 
     Sight spreads sideways and one row forward from every visible cell that

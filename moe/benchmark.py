@@ -20,8 +20,8 @@ Measures, in one invocation, frames per second of
 Each measurement runs in its own fresh subprocess (so its peak RSS is its own):
 one untimed warm-up update, then `--updates` timed updates (`raw_env`, `our_env`:
 as many steps as a contender's timed updates hold). Rounds alternate reference,
-gat, cnn, raw_env, our_env and repeat `--repeats` times, so drift of a shared machine falls on
-every contender alike; the summary is the median over repeats.
+gat, cnn, raw_env, our_env and repeat `--repeats` times, so drift of a shared
+machine falls on every contender alike; the summary is the median over repeats.
 
 The printed table and the CSV (default `results/benchmarks/throughput-<date>.csv`)
 carry, per contender: frames/s (median, min, max), the ratio to the reference's
@@ -389,9 +389,10 @@ def print_report(header: str, summary: dict[str, dict], args: argparse.Namespace
             _format(entry["fraction_of_raw_env"], ".2f"), entry["peak_rss_mb_max"], entry["fps_per_cpu_median"]))
     print("env / infer / update: median shares of the timed wall time spent stepping environments, in rollout "
           "inference (with the rollout's bookkeeping) and in advantages + PPO epochs; of raw: frames/s over raw "
-          "single-process stepping of MiniGrid's own env (raw_env); peak RSS: max over repeats of the measured process (reference: its "
-          "learner, not its env workers); fps/CPU-s: frames per CPU second of the measured process(es), "
-          "reference including its env workers -- less sensitive than frames/s to other load on the machine.")
+          "single-process stepping of MiniGrid's own env (raw_env); peak RSS: max over repeats of the measured "
+          "process (reference: its learner, not its env workers); fps/CPU-s: frames per CPU second of the "
+          "measured process(es), reference including its env workers -- less sensitive than frames/s to other "
+          "load on the machine.")
     print("targets:")
     for name in OURS:
         if name not in summary:

@@ -140,7 +140,8 @@ class MoEAgent(nn.Module):
         router_logits = self.router_out(hidden[:, 0])
         value = self.critic_out(hidden[:, 1]).squeeze(-1)
         # (K, B, hidden) @ (K, hidden, A): what einsum("bkh,kha->bka") does, without its overhead.
-        expert_logits = torch.bmm(hidden[:, 2:].transpose(0, 1), self.experts_weight).transpose(0, 1) + self.experts_bias
+        expert_hidden = hidden[:, 2:].transpose(0, 1)
+        expert_logits = torch.bmm(expert_hidden, self.experts_weight).transpose(0, 1) + self.experts_bias
         log_alpha = F.log_softmax(router_logits, dim=-1)
         # log sum_k alpha_k p_k(a), computed in log space for stability.
         action_logits = torch.logsumexp(log_alpha.unsqueeze(-1) + F.log_softmax(expert_logits, dim=-1), dim=1)
