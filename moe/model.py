@@ -74,8 +74,10 @@ class ConvEncoder(nn.Module):
 
     def __init__(self, view_size: int, out_dim: int):
         super().__init__()
+        # Pooling before the first ReLU, where rl-starter-files pools after it: max and ReLU
+        # commute, values and gradients alike, and the ReLU then runs on a quarter of the cells.
         self.conv = nn.Sequential(
-            nn.Conv2d(3, 16, 2), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(3, 16, 2), nn.MaxPool2d(2), nn.ReLU(),
             nn.Conv2d(16, 32, 2), nn.ReLU(),
             nn.Conv2d(32, 64, 2), nn.ReLU(),
         )  # fmt: skip
@@ -83,8 +85,18 @@ class ConvEncoder(nn.Module):
         self.out = nn.Linear(64 * side * side, out_dim)
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
-        features = self.conv(image.permute(0, 3, 1, 2).float())
-        return F.relu(self.out(features.flatten(1)))
+        *layers, last_conv, last_relu = self.conv
+        hidden = image.permute(0, 3, 1, 2).float()
+        for layer in layers:
+            hidden = layer(hidden)
+        if hidden.shape[-2:] == last_conv.kernel_size:
+            # One output position (the 7x7 view): the convolution is a linear map of the
+            # flattened input, and one matrix product costs less than oneDNN's per-call
+            # overhead, which was a quarter of the encoder's time at rollout batch 16.
+            hidden = F.linear(hidden.flatten(1), last_conv.weight.flatten(1), last_conv.bias)
+        else:
+            hidden = last_conv(hidden)
+        return F.relu(self.out(last_relu(hidden).flatten(1)))
 
 
 @dataclass
@@ -137,14 +149,18 @@ class MoEAgent(nn.Module):
     def forward(self, image: torch.Tensor, direction: torch.Tensor) -> AgentOutput:
         features = self.encoder(image) + self.direction_embedding(direction.long())
         hidden = F.relu(self.heads_first(features)).view(-1, self.num_experts + 2, self.hidden)
-        router_logits = self.router_out(hidden[:, 0])
-        value = self.critic_out(hidden[:, 1]).squeeze(-1)
+        # split, not indexing: its backward is one concatenation, not a zero-filled copy per part.
+        router_hidden, critic_hidden, expert_hidden = hidden.split([1, 1, self.num_experts], dim=1)
+        router_logits = self.router_out(router_hidden.squeeze(1))
+        value = self.critic_out(critic_hidden.squeeze(1)).squeeze(-1)
         # (K, B, hidden) @ (K, hidden, A): what einsum("bkh,kha->bka") does, without its overhead.
-        expert_hidden = hidden[:, 2:].transpose(0, 1)
-        expert_logits = torch.bmm(expert_hidden, self.experts_weight).transpose(0, 1) + self.experts_bias
+        expert_logits = torch.bmm(expert_hidden.transpose(0, 1), self.experts_weight).transpose(0, 1) + self.experts_bias
         log_alpha = F.log_softmax(router_logits, dim=-1)
+        # Over the actions as dim 0 of a transposed view: the same numbers, 3x faster on a CPU,
+        # whose kernel vectorises poorly along a last dimension as short as the action set.
+        expert_log_probs = F.log_softmax(expert_logits.transpose(0, 2), dim=0).transpose(0, 2)
         # log sum_k alpha_k p_k(a), computed in log space for stability.
-        action_logits = torch.logsumexp(log_alpha.unsqueeze(-1) + F.log_softmax(expert_logits, dim=-1), dim=1)
+        action_logits = torch.logsumexp(log_alpha.unsqueeze(-1) + expert_log_probs, dim=1)
         return AgentOutput(action_logits, router_logits, log_alpha, expert_logits, value)
 
 

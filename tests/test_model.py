@@ -2,7 +2,9 @@ import pytest
 import torch
 
 from moe.corrections import RouterBatch, correction_loss, router_entropy
-from moe.model import MoEAgent, neighbourhood_mask
+import torch.nn.functional as F
+
+from moe.model import ConvEncoder, MoEAgent, neighbourhood_mask
 
 
 def random_observation(batch=8, seed=0):
@@ -42,6 +44,24 @@ def test_one_expert_is_plain_ppo():
     # No router means nothing for the corrections to act on.
     for name in ("temporal", "overlap"):
         assert correction_loss(name, {}, batch).abs().item() < 1e-6
+
+
+@pytest.mark.parametrize("view_size", [7, 9])
+def test_cnn_encoder_computes_the_convolution_stack(view_size):
+    """The last convolution, run as a matrix product when it has one output position, and as a
+    convolution otherwise, gives the plain layer stack's features and gradients."""
+    torch.manual_seed(0)
+    encoder = ConvEncoder(view_size, out_dim=64)
+    image = torch.randint(0, 6, (8, view_size, view_size, 3), dtype=torch.uint8)
+    features = encoder(image)
+    plain = F.relu(encoder.out(encoder.conv(image.permute(0, 3, 1, 2).float()).flatten(1)))
+    assert features.shape == (8, 64)
+    assert torch.allclose(features, plain, atol=1e-5)
+    last_conv = encoder.conv[5]
+    (gradient,) = torch.autograd.grad(features.sum(), last_conv.weight)
+    (plain_gradient,) = torch.autograd.grad(plain.sum(), last_conv.weight)
+    assert gradient.abs().max() > 0
+    assert torch.allclose(gradient, plain_gradient, atol=1e-4)
 
 
 def test_rejects_zero_experts():
