@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import difflib
-from functools import partial
-
 import gymnasium as gym
 import numpy as np
 import torch
 from gymnasium.envs.registration import load_env_creator
-from gymnasium.vector import AutoresetMode, SyncVectorEnv
 from minigrid.minigrid_env import MiniGridEnv
 
 from envs.view import use_egocentric_observation
@@ -51,18 +48,6 @@ class ImageAndDirection(gym.ObservationWrapper):
         return {"direction": observation["direction"], "image": observation["image"]}
 
 
-class IntegerActions(gym.ActionWrapper):
-    """Hands MiniGrid plain Python ints.
-
-    MiniGrid's `step` compares the action with a dozen `IntEnum` members; each
-    comparison with a numpy integer, which is what a vector env passes, costs
-    about a microsecond more: 12 us of a 26 us step.
-    """
-
-    def action(self, action) -> int:
-        return int(action)
-
-
 def make_env(env_id: str) -> gym.Env:
     """One environment whose observations are the image and the direction.
 
@@ -72,20 +57,55 @@ def make_env(env_id: str) -> gym.Env:
     check_env_id(env_id)
     env = gym.make(env_id)
     use_egocentric_observation(env.unwrapped)
-    return IntegerActions(ImageAndDirection(env))
+    return ImageAndDirection(env)
 
 
-def make_vector_env(env_id: str, num_envs: int) -> SyncVectorEnv:
-    """`num_envs` copies stepped in this process.
+class EnvBatch:
+    """`num_envs` copies of one environment, stepped one after another in this process.
 
     Same-step autoreset: a step that ends an episode returns that episode's
     reward and done flags together with the next episode's first observation,
     so no transition mixes two episodes and no step is wasted on a reset.
+    Written out rather than gymnasium's `SyncVectorEnv`, whose per-step
+    bookkeeping (iterating the action space, merging infos, concatenating and
+    copying observations) cost 2.5 us a frame, a tenth of a MiniGrid step.
     """
-    return SyncVectorEnv(
-        # partial, not a lambda: the vector env is pickled into checkpoints.
-        [partial(make_env, env_id) for _ in range(num_envs)], autoreset_mode=AutoresetMode.SAME_STEP
-    )
+
+    def __init__(self, env_id: str, num_envs: int):
+        self.envs = [make_env(env_id) for _ in range(num_envs)]
+        # Each environment's spaces (the batch adds a leading dimension of num_envs).
+        self.observation_space = self.envs[0].observation_space
+        self.action_space = self.envs[0].action_space
+
+    def reset(self, seeds: list[int]) -> dict:
+        return self._stack([env.reset(seed=seed)[0] for env, seed in zip(self.envs, seeds)])
+
+    def step(self, actions: list[int]) -> tuple[dict, np.ndarray, np.ndarray, np.ndarray]:
+        """Observations, rewards, terminated and truncated flags, one entry per environment.
+
+        `actions` are Python ints: MiniGrid compares an action with a dozen `IntEnum`
+        members, each comparison about a microsecond slower for a numpy integer.
+        """
+        observations = []
+        rewards = np.zeros(len(self.envs))
+        terminated = np.zeros(len(self.envs), dtype=bool)
+        truncated = np.zeros(len(self.envs), dtype=bool)
+        for index, (env, action) in enumerate(zip(self.envs, actions)):
+            observation, reward, ended, cut_short, _ = env.step(action)
+            if ended or cut_short:
+                observation, _ = env.reset()
+            observations.append(observation)
+            rewards[index], terminated[index], truncated[index] = reward, ended, cut_short
+        return self._stack(observations), rewards, terminated, truncated
+
+    @staticmethod
+    def _stack(observations: list[dict]) -> dict:
+        return {"image": np.stack([observation["image"] for observation in observations]),
+                "direction": np.array([observation["direction"] for observation in observations], dtype=np.int64)}
+
+    def close(self) -> None:
+        for env in self.envs:
+            env.close()
 
 
 def observation_tensors(observation: dict, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:

@@ -56,6 +56,29 @@ def test_buffer_stores_the_previous_steps_router_output(tmp_path):
     assert torch.allclose(trainer.prev_alphas[0], first_rollout_last_alpha)
 
 
+def test_advantages_are_gae_restarted_at_every_episode_end(tmp_path):
+    trainer = tiny_trainer(tmp_path)
+    generator = torch.Generator().manual_seed(0)
+    trainer.rewards.copy_(torch.rand(trainer.rewards.shape, generator=generator))
+    trainer.values.copy_(torch.randn(trainer.values.shape, generator=generator))
+    trainer.dones.copy_(torch.rand(trainer.dones.shape, generator=generator) < 0.2)
+    advantages, returns = trainer.advantages()
+    with torch.no_grad():
+        next_value = trainer.agent(trainer.next_image, trainer.next_direction).value
+    gamma, lam = trainer.config["gamma"], trainer.config["gae_lambda"]
+    steps, num_envs = trainer.rewards.shape
+    for env_index in range(num_envs):
+        # The textbook recursion, one environment at a time in Python floats.
+        running = 0.0
+        for step in reversed(range(steps)):
+            following = float(next_value[env_index]) if step == steps - 1 else float(trainer.values[step + 1, env_index])
+            carry = 0.0 if trainer.dones[step, env_index] else 1.0
+            delta = float(trainer.rewards[step, env_index]) + gamma * following * carry - float(trainer.values[step, env_index])
+            running = delta + gamma * lam * carry * running
+            assert advantages[step, env_index].item() == pytest.approx(running, abs=1e-5)
+    assert trainer.dones.any() and torch.allclose(returns, advantages + trainer.values)
+
+
 def test_phase_switches_and_corrections_turn_on_only_in_finetune(tmp_path):
     trainer = tiny_trainer(tmp_path, variant="entropy_min+temporal+overlap")
     warmup, finetune = trainer.loss_weights("warmup"), trainer.loss_weights("finetune")
