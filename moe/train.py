@@ -281,6 +281,11 @@ class Trainer:
         }
 
     def load_checkpoint_state(self, state: dict) -> None:
+        if not isinstance(state["pickled"]["envs"], EnvBatch):
+            raise ckpt.CheckpointError(
+                f"the checkpoint in {self.out_dir} holds its environments as "
+                f"{type(state['pickled']['envs']).__name__}, from an older version of the trainer; "
+                "delete checkpoint.pt and checkpoint.prev.pt there to start this run over")
         self.agent.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.update_index = state["update_index"]

@@ -7,6 +7,7 @@ import sys
 import time
 
 import pandas as pd
+import pytest
 
 from moe.checkpoint import CHECKPOINT, PREVIOUS, CheckpointError, load_latest
 from moe.train import TIMING_COLUMNS
@@ -84,3 +85,16 @@ def test_checkpoint_of_other_settings_without_config_yaml_is_discarded(tmp_path)
     assert len(pd.read_csv(tmp_path / "metrics.csv")) == 10
     assert load_latest(tmp_path)["record"]["config"]["lr"] == 0.002
     assert "lr: 0.002" in (tmp_path / "config.yaml").read_text()
+
+
+def test_checkpoint_from_an_older_trainer_is_refused_with_a_remedy(tmp_path):
+    from gymnasium.vector import SyncVectorEnv
+
+    from tests.test_train import tiny_trainer
+
+    trainer = tiny_trainer(tmp_path)
+    state = trainer.checkpoint_state()
+    # Before EnvBatch, checkpoints pickled gymnasium's SyncVectorEnv, which steps differently.
+    state["pickled"]["envs"] = SyncVectorEnv([lambda: trainer.envs.envs[0]])
+    with pytest.raises(CheckpointError, match="older version of the trainer.*delete checkpoint.pt"):
+        tiny_trainer(tmp_path).load_checkpoint_state(state)
