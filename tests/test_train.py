@@ -58,10 +58,11 @@ def test_buffer_stores_the_previous_steps_router_output(tmp_path):
 
 def test_advantages_are_gae_restarted_at_every_episode_end(tmp_path):
     trainer = tiny_trainer(tmp_path)
+    trainer.collect_rollout()
     generator = torch.Generator().manual_seed(0)
-    trainer.rewards.copy_(torch.rand(trainer.rewards.shape, generator=generator))
-    trainer.values.copy_(torch.randn(trainer.values.shape, generator=generator))
-    trainer.dones.copy_(torch.rand(trainer.dones.shape, generator=generator) < 0.2)
+    trainer.rewards = torch.rand(trainer.rewards.shape, generator=generator)
+    trainer.values = torch.randn(trainer.values.shape, generator=generator)
+    trainer.dones = torch.rand(trainer.dones.shape, generator=generator) < 0.2
     advantages, returns = trainer.advantages()
     with torch.no_grad():
         next_value = trainer.agent(trainer.next_image, trainer.next_direction).value
