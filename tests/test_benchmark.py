@@ -73,3 +73,19 @@ def test_missing_torch_ac_skips_reference_with_a_message(tmp_path, monkeypatch, 
     rows = list(csv.DictReader(out.open()))
     assert [row["contender"] for row in rows] == ["gat", "cnn", "raw_env", "our_env"]
     assert all(row["ratio_vs_reference"] == "" for row in rows)
+
+
+def test_summary_pairs_each_round_with_the_reference_of_that_round():
+    from moe.benchmark import summarise
+
+    def row(contender, repeat, fps):
+        return {"contender": contender, "repeat": repeat, "fps": fps, "share_env": 0.2, "share_inference": 0.2,
+                "share_update": 0.6, "peak_rss_mb": 300.0, "fps_per_cpu": fps}
+
+    rows = [row("reference", 1, 1000.0), row("cnn", 1, 3000.0),
+            row("reference", 2, 2000.0), row("cnn", 2, 3000.0),
+            row("reference", 3, 1500.0), row("cnn", 3, 2400.0)]
+    cnn = summarise(rows)["cnn"]
+    assert cnn["ratio_vs_reference"] == 3000.0 / 1500.0  # median over median
+    assert (cnn["round_ratio_min"], cnn["round_ratio_max"]) == (1.5, 3.0)  # rounds: 3.0, 1.5, 1.6
+    assert cnn["meets_target"] is True
