@@ -65,7 +65,10 @@ def _load(path: Path) -> dict:
     state = torch.load(path, weights_only=True, map_location="cpu")
     if not isinstance(state, dict) or "pickled_bytes" not in state:
         raise CheckpointError(f"{path} is not a checkpoint of this trainer")
-    state["pickled"] = pickle.loads(state.pop("pickled_bytes").numpy().tobytes())
+    try:
+        state["pickled"] = pickle.loads(state.pop("pickled_bytes").numpy().tobytes())
+    except (AttributeError, ModuleNotFoundError) as error:  # a class the code no longer has
+        raise CheckpointError(f"{path} was written by an older version of the trainer ({error})") from None
     return state
 
 
@@ -78,9 +81,11 @@ def load_latest(run_dir: Path) -> dict | None:
             continue
         try:
             return _load(path)
+        except CheckpointError as error:  # readable, but not something this trainer can resume
+            problems.append(str(error))
         except Exception as error:  # a truncated zip, bad pickle, wrong content: all mean unreadable
             problems.append(f"{path} is unreadable ({type(error).__name__}: {str(error).splitlines()[0][:120]})")
-            print(f"warning: {problems[-1]}", file=sys.stderr)
+        print(f"warning: {problems[-1]}", file=sys.stderr)
     if problems:
         raise CheckpointError("; ".join(problems) + "; delete the checkpoint files to start this run over")
     return None

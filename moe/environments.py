@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+
 import gymnasium as gym
 import numpy as np
 import torch
@@ -78,7 +79,7 @@ class EnvBatch:
         self.action_space = self.envs[0].action_space
 
     def reset(self, seeds: list[int]) -> dict:
-        return self._stack([env.reset(seed=seed)[0] for env, seed in zip(self.envs, seeds)])
+        return self._stack([env.reset(seed=seed)[0] for env, seed in zip(self.envs, seeds, strict=True)])
 
     def step(self, actions: list[int]) -> tuple[dict, np.ndarray, np.ndarray, np.ndarray]:
         """Observations, rewards, terminated and truncated flags, one entry per environment.
@@ -90,7 +91,7 @@ class EnvBatch:
         rewards = np.zeros(len(self.envs))
         terminated = np.zeros(len(self.envs), dtype=bool)
         truncated = np.zeros(len(self.envs), dtype=bool)
-        for index, (env, action) in enumerate(zip(self.envs, actions)):
+        for index, (env, action) in enumerate(zip(self.envs, actions, strict=True)):
             observation, reward, ended, cut_short, _ = env.step(action)
             if ended or cut_short:
                 observation, _ = env.reset()

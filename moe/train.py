@@ -131,7 +131,8 @@ class Trainer:
         # step, and its first router target, carry over from the previous rollout.
         self.episode_starts = torch.cat([self.next_episode_start.unsqueeze(0), self.dones[:-1]])
         self.prev_alphas = torch.cat([self.last_alpha.unsqueeze(0), self.alphas[:-1]])
-        self.next_episode_start, self.last_alpha = self.dones[-1], self.alphas[-1]
+        # Copies, not views: a checkpoint would otherwise save the whole rollout's storage.
+        self.next_episode_start, self.last_alpha = self.dones[-1].clone(), self.alphas[-1].clone()
         return {"returns": finished_returns, "lengths": finished_lengths, "env_seconds": env_seconds}
 
     def advantages(self) -> tuple[torch.Tensor, torch.Tensor]:

@@ -1,9 +1,8 @@
 import pytest
 import torch
-
-from moe.corrections import RouterBatch, correction_loss, router_entropy
 import torch.nn.functional as F
 
+from moe.corrections import RouterBatch, correction_loss, router_entropy
 from moe.model import ConvEncoder, MoEAgent, neighbourhood_mask
 
 
@@ -48,20 +47,25 @@ def test_one_expert_is_plain_ppo():
 
 @pytest.mark.parametrize("view_size", [7, 9])
 def test_cnn_encoder_computes_the_convolution_stack(view_size):
-    """The last convolution, run as a matrix product when it has one output position, and as a
-    convolution otherwise, gives the plain layer stack's features and gradients."""
+    """The encoder computes rl-starter-files' stack (convolution, ReLU, max-pool, two more
+    convolutions with ReLUs) in values and gradients, though it pools before the first ReLU
+    and runs the last convolution as a matrix product when it has one output position."""
     torch.manual_seed(0)
     encoder = ConvEncoder(view_size, out_dim=64)
+    first_conv, second_conv, last_conv = encoder.conv[0], encoder.conv[3], encoder.conv[5]
     image = torch.randint(0, 6, (8, view_size, view_size, 3), dtype=torch.uint8)
     features = encoder(image)
-    plain = F.relu(encoder.out(encoder.conv(image.permute(0, 3, 1, 2).float()).flatten(1)))
+    hidden = F.max_pool2d(F.relu(first_conv(image.permute(0, 3, 1, 2).float())), 2)
+    hidden = F.relu(last_conv(F.relu(second_conv(hidden))))
+    plain = F.relu(encoder.out(hidden.flatten(1)))
     assert features.shape == (8, 64)
     assert torch.allclose(features, plain, atol=1e-5)
-    last_conv = encoder.conv[5]
-    (gradient,) = torch.autograd.grad(features.sum(), last_conv.weight)
-    (plain_gradient,) = torch.autograd.grad(plain.sum(), last_conv.weight)
-    assert gradient.abs().max() > 0
-    assert torch.allclose(gradient, plain_gradient, atol=1e-4)
+    parameters = [first_conv.weight, last_conv.weight]
+    gradients = torch.autograd.grad(features.sum(), parameters)
+    plain_gradients = torch.autograd.grad(plain.sum(), parameters)
+    for gradient, plain_gradient in zip(gradients, plain_gradients):
+        assert gradient.abs().max() > 0
+        assert torch.allclose(gradient, plain_gradient, atol=1e-4)
 
 
 def test_rejects_zero_experts():

@@ -87,14 +87,31 @@ def test_checkpoint_of_other_settings_without_config_yaml_is_discarded(tmp_path)
     assert "lr: 0.002" in (tmp_path / "config.yaml").read_text()
 
 
-def test_checkpoint_from_an_older_trainer_is_refused_with_a_remedy(tmp_path):
+def test_checkpoint_from_an_older_trainer_is_refused_with_a_remedy(tmp_path, monkeypatch):
     from gymnasium.vector import SyncVectorEnv
 
+    import moe.environments
+    from moe import checkpoint
     from tests.test_train import tiny_trainer
 
     trainer = tiny_trainer(tmp_path)
     state = trainer.checkpoint_state()
-    # Before EnvBatch, checkpoints pickled gymnasium's SyncVectorEnv, which steps differently.
+    # Checkpoints of the first version pickled gymnasium's SyncVectorEnv, whose step and
+    # reset take and return other things than EnvBatch's.
     state["pickled"]["envs"] = SyncVectorEnv([lambda: trainer.envs.envs[0]])
     with pytest.raises(CheckpointError, match="older version of the trainer.*delete checkpoint.pt"):
         tiny_trainer(tmp_path).load_checkpoint_state(state)
+
+    # Later ones pickled a wrapper class that is gone: unpickling them fails by name.
+    class IntegerActions:
+        pass
+
+    IntegerActions.__module__, IntegerActions.__qualname__ = "moe.environments", "IntegerActions"
+    monkeypatch.setattr(moe.environments, "IntegerActions", IntegerActions, raising=False)
+    state["pickled"]["envs"] = IntegerActions()
+    run_dir = tmp_path / "old"
+    run_dir.mkdir()
+    checkpoint.save(run_dir, state)
+    monkeypatch.delattr(moe.environments, "IntegerActions")
+    with pytest.raises(CheckpointError, match="written by an older version of the trainer.*delete the checkpoint"):
+        load_latest(run_dir)

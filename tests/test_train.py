@@ -47,7 +47,7 @@ def test_rollout_matches_a_step_by_step_replay_and_masks_exactly_episode_starts(
                 observation, _ = env.reset()
 
 
-def test_buffer_stores_the_previous_steps_router_output(tmp_path):
+def test_rollout_stores_the_previous_steps_router_output(tmp_path):
     trainer = tiny_trainer(tmp_path)
     trainer.collect_rollout()
     assert torch.allclose(trainer.prev_alphas[1:], trainer.alphas[:-1])
@@ -72,9 +72,13 @@ def test_advantages_are_gae_restarted_at_every_episode_end(tmp_path):
         # The textbook recursion, one environment at a time in Python floats.
         running = 0.0
         for step in reversed(range(steps)):
-            following = float(next_value[env_index]) if step == steps - 1 else float(trainer.values[step + 1, env_index])
+            if step == steps - 1:
+                following = float(next_value[env_index])
+            else:
+                following = float(trainer.values[step + 1, env_index])
             carry = 0.0 if trainer.dones[step, env_index] else 1.0
-            delta = float(trainer.rewards[step, env_index]) + gamma * following * carry - float(trainer.values[step, env_index])
+            value = float(trainer.values[step, env_index])
+            delta = float(trainer.rewards[step, env_index]) + gamma * following * carry - value
             running = delta + gamma * lam * carry * running
             assert advantages[step, env_index].item() == pytest.approx(running, abs=1e-5)
     assert trainer.dones.any() and torch.allclose(returns, advantages + trainer.values)
