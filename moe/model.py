@@ -69,15 +69,35 @@ class GraphAttentionEncoder(nn.Module):
         return F.relu(self.readout(nodes.flatten(1)))
 
 
+def patches(cells: torch.Tensor) -> torch.Tensor:
+    """(B, H, W, C) -> (B, H-1, W-1, 4C): each 2x2 window's cells, rows then columns then channels."""
+    height, width = cells.shape[1] - 1, cells.shape[2] - 1
+    return torch.cat([cells[:, row:row + height, col:col + width] for row in (0, 1) for col in (0, 1)], dim=-1)
+
+
+def convolve_2x2(cells: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
+    """`conv` (2x2 kernel, stride 1) on channels-last cells, as one matrix product over patches.
+
+    On maps this small oneDNN's per-call overhead is most of a convolution's time:
+    four slices and one product made the encoder's forward at rollout batch 16 a
+    fifth faster, and cost no more in training.
+    """
+    kernel = conv.weight.permute(0, 2, 3, 1).flatten(1)  # (out, row * col * channel), as `patches` orders them
+    return F.linear(patches(cells), kernel, conv.bias)
+
+
 class ConvEncoder(nn.Module):
-    """The rl-starter-files CNN (three 2x2 convolutions, one max-pool) on the raw cell codes."""
+    """The rl-starter-files CNN (three 2x2 convolutions, one max-pool) on the raw cell codes.
+
+    The layers are kept as rl-starter-files declares them (so are their weights and
+    checkpoints); the forward runs them channels-last, each convolution as a matrix
+    product (`convolve_2x2`).
+    """
 
     def __init__(self, view_size: int, out_dim: int):
         super().__init__()
-        # Pooling before the first ReLU, where rl-starter-files pools after it: max and ReLU
-        # commute, values and gradients alike, and the ReLU then runs on a quarter of the cells.
         self.conv = nn.Sequential(
-            nn.Conv2d(3, 16, 2), nn.MaxPool2d(2), nn.ReLU(),
+            nn.Conv2d(3, 16, 2), nn.ReLU(), nn.MaxPool2d(2),
             nn.Conv2d(16, 32, 2), nn.ReLU(),
             nn.Conv2d(32, 64, 2), nn.ReLU(),
         )  # fmt: skip
@@ -85,18 +105,14 @@ class ConvEncoder(nn.Module):
         self.out = nn.Linear(64 * side * side, out_dim)
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
-        *layers, last_conv, last_relu = self.conv
-        hidden = image.permute(0, 3, 1, 2).float()
-        for layer in layers:
-            hidden = layer(hidden)
-        if hidden.shape[-2:] == last_conv.kernel_size:
-            # One output position (the 7x7 view): the convolution is a linear map of the
-            # flattened input, and one matrix product costs less than oneDNN's per-call
-            # overhead, which was a quarter of the encoder's time at rollout batch 16.
-            hidden = F.linear(hidden.flatten(1), last_conv.weight.flatten(1), last_conv.bias)
-        else:
-            hidden = last_conv(hidden)
-        return F.relu(self.out(last_relu(hidden).flatten(1)))
+        first, _, pool, second, _, third, _ = self.conv
+        hidden = convolve_2x2(image.float(), first)  # MiniGrid's image is channels-last already
+        # Max-pool before the ReLU, where rl-starter-files pools after it: they commute,
+        # values and gradients alike, and the ReLU then runs on a quarter of the cells.
+        hidden = F.relu(pool(hidden.permute(0, 3, 1, 2))).permute(0, 2, 3, 1)
+        hidden = F.relu(convolve_2x2(hidden, second))
+        hidden = F.relu(convolve_2x2(hidden, third))
+        return F.relu(self.out(hidden.permute(0, 3, 1, 2).flatten(1)))  # flattened as nn.Conv2d's output
 
 
 @dataclass
@@ -153,17 +169,16 @@ class MoEAgent(nn.Module):
         router_hidden, critic_hidden, expert_hidden = hidden.split([1, 1, self.num_experts], dim=1)
         router_logits = self.router_out(router_hidden.squeeze(1))
         value = self.critic_out(critic_hidden.squeeze(1)).squeeze(-1)
-        # (K, B, hidden) @ (K, hidden, A): what einsum("bkh,kha->bka") does, without its overhead.
-        expert_logits = torch.bmm(expert_hidden.transpose(0, 1), self.experts_weight).transpose(0, 1)
-        expert_logits = expert_logits + self.experts_bias
+        # The experts' logits as (K, A, B): each expert's (A, hidden) @ (hidden, B). Laid out
+        # with the batch last, the product and the softmax and mixture over the short action
+        # and expert axes run 2-4x faster on a CPU than with the batch first.
+        expert_logits = torch.baddbmm(self.experts_bias.unsqueeze(-1), self.experts_weight.transpose(1, 2),
+                                      expert_hidden.permute(1, 2, 0))
         log_alpha = F.log_softmax(router_logits, dim=-1)
-        # Over the actions as dim 0 of a transposed view: the same values (gradients equal to
-        # rounding), 3x faster on a CPU, whose kernel vectorises poorly along a dimension as
-        # short as the action set when it is the last.
-        expert_log_probs = F.log_softmax(expert_logits.transpose(0, 2), dim=0).transpose(0, 2)
+        expert_log_probs = F.log_softmax(expert_logits, dim=1)
         # log sum_k alpha_k p_k(a), computed in log space for stability.
-        action_logits = torch.logsumexp(log_alpha.unsqueeze(-1) + expert_log_probs, dim=1)
-        return AgentOutput(action_logits, router_logits, log_alpha, expert_logits, value)
+        action_logits = torch.logsumexp(log_alpha.t().unsqueeze(1) + expert_log_probs, dim=0).t()
+        return AgentOutput(action_logits, router_logits, log_alpha, expert_logits.permute(2, 0, 1), value)
 
 
 def build_agent(model_config: dict, num_actions: int, view_size: int) -> MoEAgent:

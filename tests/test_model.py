@@ -49,7 +49,7 @@ def test_one_expert_is_plain_ppo():
 def test_cnn_encoder_computes_the_convolution_stack(view_size):
     """The encoder computes rl-starter-files' stack (convolution, ReLU, max-pool, two more
     convolutions with ReLUs) in values and gradients, though it pools before the first ReLU
-    and runs the last convolution as a matrix product when it has one output position."""
+    and runs each convolution as a matrix product over the 2x2 patches of a channels-last map."""
     torch.manual_seed(0)
     encoder = ConvEncoder(view_size, out_dim=64)
     first_conv, second_conv, last_conv = encoder.conv[0], encoder.conv[3], encoder.conv[5]
@@ -60,7 +60,7 @@ def test_cnn_encoder_computes_the_convolution_stack(view_size):
     plain = F.relu(encoder.out(hidden.flatten(1)))
     assert features.shape == (8, 64)
     assert torch.allclose(features, plain, atol=1e-5)
-    parameters = [first_conv.weight, last_conv.weight]
+    parameters = [first_conv.weight, second_conv.weight, last_conv.weight, last_conv.bias]
     gradients = torch.autograd.grad(features.sum(), parameters)
     plain_gradients = torch.autograd.grad(plain.sum(), parameters)
     for gradient, plain_gradient in zip(gradients, plain_gradients):
