@@ -133,7 +133,7 @@ class MoEAgent(nn.Module):
 
     The router, the critic and the K experts are all two-layer MLPs on the
     encoder's features. Their first layers run as one matrix product and the
-    experts' second layers as one batched product (`bmm`), instead of K + 2 small
+    experts' second layers as one batched product (`baddbmm`), instead of K + 2 small
     modules: fewer, larger operations are what a CPU rewards.
     """
 
