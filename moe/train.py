@@ -29,7 +29,7 @@ from moe.provenance import run_record
 from moe.variants import parse_variant
 
 # Wall-clock columns: the only ones that differ between two runs with the same seed.
-TIMING_COLUMNS = ["fps", "seconds_env", "seconds_inference", "seconds_update"]
+TIMING_COLUMNS = ["fps", "seconds_env", "seconds_inference", "seconds_update", "seconds_cpu"]
 
 
 class NonFiniteLoss(RuntimeError):
@@ -226,7 +226,7 @@ class Trainer:
         return statistics
 
     def train_one_update(self) -> dict:
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         phase = phase_at(self.config["phases"], self.update_index / self.num_updates)
         rollout = self.collect_rollout()
         rollout_seconds = time.perf_counter() - started
@@ -248,6 +248,8 @@ class Trainer:
             "seconds_env": rollout["env_seconds"],
             "seconds_inference": rollout_seconds - rollout["env_seconds"],
             "seconds_update": elapsed - rollout_seconds,
+            # CPU time of the whole process for this update: what a run costs on a shared machine.
+            "seconds_cpu": time.process_time() - cpu_started,
         }
         self.metrics_rows.append(row)
         return row
