@@ -22,6 +22,8 @@ report: "workflow/report/workflow.rst"
 wildcard_constraints:
     task=r"[^/]+",
     variant=r"[^/]+",
+    settings=r"[^/]+",
+    signature=r"[0-9a-f]+",
     seed=r"\d+",
     sweep=r"[^/]+",
     setting=r"[^/]+",

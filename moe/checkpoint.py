@@ -20,12 +20,10 @@ from pathlib import Path
 import torch
 import yaml
 
+from moe.errors import CheckpointError
+
 CHECKPOINT = "checkpoint.pt"
 PREVIOUS = "checkpoint.prev.pt"
-
-
-class CheckpointError(RuntimeError):
-    pass
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -102,7 +100,7 @@ def run_difference(existing: dict | None, record: dict) -> str | None:
         return "no record of the run"
     for key in ("run", "config"):
         if existing.get(key) != record[key]:
-            return _first_difference(existing.get(key), record[key], key)
+            return first_difference(existing.get(key), record[key], key)
     return None
 
 
@@ -130,9 +128,9 @@ def claim_run_directory(run_dir: Path, record: dict, checkpoint: dict | None) ->
     atomic_write_text(config_path, yaml.safe_dump(original or record, sort_keys=False))
 
 
-def _first_difference(old, new, path: str) -> str:
+def first_difference(old, new, path: str) -> str:
     if isinstance(old, dict) and isinstance(new, dict):
         for key in list(old) + [key for key in new if key not in old]:
             if old.get(key) != new.get(key):
-                return _first_difference(old.get(key), new.get(key), f"{path}.{key}")
+                return first_difference(old.get(key), new.get(key), f"{path}.{key}")
     return f"{path} was {old!r}, now {new!r}"

@@ -10,13 +10,12 @@ from typing import Any
 import jsonschema
 import yaml
 
+from moe.corrections import validate_correction_names, validate_corrections
+from moe.errors import ConfigError
+
 PACKAGE_DIR = Path(__file__).parent
 DEFAULT_CONFIG_PATH = PACKAGE_DIR / "default_config.yaml"
 SCHEMA_PATH = PACKAGE_DIR / "config.schema.yaml"
-
-
-class ConfigError(ValueError):
-    """A configuration problem, with a message meant for the person who wrote the config."""
 
 
 class _Loader(yaml.SafeLoader):
@@ -97,18 +96,20 @@ def resolve(config_file: str | Path | None = None, assignments: list[str] = ()) 
 
 
 def validate(config: dict) -> None:
+    if isinstance(config.get("corrections"), dict):  # before the schema: a typo'd name is the real problem
+        validate_correction_names(config["corrections"])
     schema = load_yaml(SCHEMA_PATH)
     errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(config), key=lambda e: list(e.path))
     if errors:
         error = errors[0]
-        key = ".".join(str(part) for part in error.absolute_path) or "(top level)"
-        if error.validator == "additionalProperties":
-            known = ", ".join(sorted(error.schema.get("properties", {})))
-            raise ConfigError(f"unknown config key in {key}: {error.message}; known keys: {known}")
-        raise ConfigError(f"config key {key}: {error.message}")
+        path = [str(part) for part in error.absolute_path]
+        if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+            allowed = error.schema.get("properties", {})
+            unknown = ", ".join(".".join(path + [key]) for key in error.instance if key not in allowed)
+            raise ConfigError(f"unknown config key {unknown}; known keys{' in ' + '.'.join(path) if path else ''}: "
+                              f"{', '.join(sorted(allowed))}")
+        raise ConfigError(f"config key {'.'.join(path) or '(top level)'}: {error.message}")
     _validate_phases(config["phases"])
-    from moe.corrections import validate_corrections
-
     validate_corrections(config["corrections"], [phase["name"] for phase in config["phases"]])
 
 

@@ -1,4 +1,10 @@
-"""Evaluate a trained policy on levels disjoint from training (DESIGN.md, "What a run reports")."""
+"""Evaluate a trained policy on levels disjoint from training (docs/DESIGN.md, "What a run reports").
+
+Every router statistic is computed per episode and then averaged over episodes,
+once over all episodes and once over the successful ones (keys `*_success`): a
+640-step failure weighs as much as a 30-step success, so the statistics do not
+move mechanically with the success rate.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +15,15 @@ import torch
 
 from envs import intents_of
 from moe.environments import make_env, observation_tensors
-from moe.metrics import entropy, normalized_mutual_information
+from moe.metrics import episode_router_statistics, expert_similarity
 
 MAX_PARALLEL = 16
+ROUTER_STATISTICS = ("router_entropy", "marginal_router_entropy", "router_mutual_information",
+                     "intent_mutual_information", "intent_mutual_information_normalized", "expert_similarity",
+                     "effective_experts", "switch_rate", "intent_nmi")
+#: Every number final.json reports for an evaluation (null where undefined, e.g. after divergence).
+SUMMARY_KEYS = ("return_mean", "success_rate", "episode_length", *ROUTER_STATISTICS,
+                *(f"{key}_success" for key in ROUTER_STATISTICS))
 
 
 @torch.no_grad()
@@ -22,83 +34,106 @@ def evaluate(agent, env_id: str, episodes: int, seed_base: int, greedy: bool, de
     the intent label), used for the specialisation figure.
     """
     intents = intents_of(env_id)
+    steps = _play(agent, env_id, episodes, seed_base, greedy, device)
+    per_episode = []
+    for episode in steps:
+        labels = np.asarray(episode["intent"]) if intents else None
+        statistics = episode_router_statistics(torch.stack(episode["alpha"]), torch.stack(episode["similarity"]),
+                                               labels)
+        statistics["usage_by_intent"] = _usage_by_intent(episode, intents) if intents else None
+        per_episode.append(statistics)
+    successful = [statistics for statistics, episode in zip(per_episode, steps) if episode["success"]]
+    summary = {
+        "return_mean": float(np.mean([episode["return"] for episode in steps])),
+        "success_rate": float(np.mean([episode["success"] for episode in steps])),
+        "episode_length": float(np.mean([len(episode["alpha"]) for episode in steps])),
+        **_mean_over_episodes(per_episode, ""),
+        **_mean_over_episodes(successful, "_success"),
+        "intents": list(intents) if intents else None,
+        "expert_usage_by_intent": _mean_usage(per_episode, intents) if intents else None,
+    }
+    recorded_rows = [
+        {"step": step, "intent": intent, "action": action, "reward": reward,
+         **{f"alpha_{k}": float(a) for k, a in enumerate(alpha)}}
+        for step, (intent, action, reward, alpha) in enumerate(
+            zip(steps[0]["intent"], steps[0]["action"], steps[0]["reward"], steps[0]["alpha"]))
+    ]
+    return summary, recorded_rows
+
+
+def _play(agent, env_id: str, episodes: int, seed_base: int, greedy: bool, device: torch.device) -> list[dict]:
+    """Each episode's steps: alpha, expert similarity, intent, action, reward; and its return and success."""
     num_parallel = min(MAX_PARALLEL, episodes)
     environments = [make_env(env_id) for _ in range(num_parallel)]
     # Episode j runs on environment j % num_parallel, so the set of levels does not depend on timing.
     queues = [list(range(index, episodes, num_parallel)) for index in range(num_parallel)]
     sampler = torch.Generator().manual_seed(seed_base)
+    record = [{"alpha": [], "similarity": [], "intent": [], "action": [], "reward": [], "return": 0.0,
+               "success": False} for _ in range(episodes)]
     current_episode, observations, intent_now = {}, {}, {}
-    for index, environment in enumerate(environments):
+
+    def start(index: int) -> None:
         episode = queues[index].pop(0)
-        observations[index], info = environment.reset(seed=seed_base + episode)
+        observations[index], info = environments[index].reset(seed=seed_base + episode)
         current_episode[index], intent_now[index] = episode, info.get("intent")
 
-    returns, successes = np.zeros(episodes), np.zeros(episodes)
-    step_alpha, step_expert, step_intent, step_episode = [], [], [], []
-    recorded_rows = []
-    episode_step = {index: 0 for index in range(num_parallel)}
+    for index in range(num_parallel):
+        start(index)
     while current_episode:
         active = sorted(current_episode)
         batch = {key: np.stack([observations[i][key] for i in active]) for key in ("image", "direction")}
         output = agent(*observation_tensors(batch, device))
         if greedy:
-            actions = output.action_logits.argmax(-1)
+            actions = output.action_log_probs.argmax(-1).cpu()
         else:
-            actions = torch.multinomial(output.action_logits.exp().cpu(), 1, generator=sampler).squeeze(1)
-        alphas = output.alpha.cpu()
+            actions = torch.multinomial(output.action_log_probs.exp().cpu(), 1, generator=sampler).squeeze(1)
+        alphas, similarities = output.alpha.cpu(), expert_similarity(output.expert_logits).cpu()
         for row, index in enumerate(active):
-            episode = current_episode[index]
-            step_alpha.append(alphas[row])
-            step_expert.append(int(alphas[row].argmax()))
-            step_intent.append(intent_now[index])
-            step_episode.append(episode)
-            observation, reward, terminated, truncated, info = environments[index].step(int(actions[row]))
-            returns[episode] += reward
-            if episode == 0:
-                recorded_rows.append({"step": episode_step[index], "intent": intent_now[index],
-                                      "action": int(actions[row]), "reward": float(reward),
-                                      **{f"alpha_{k}": float(a) for k, a in enumerate(alphas[row])}})
-            episode_step[index] += 1
+            episode = record[current_episode[index]]
+            action = int(actions[row])
+            observation, reward, terminated, truncated, info = environments[index].step(action)
+            for key, value in (("alpha", alphas[row]), ("similarity", similarities[row]),
+                               ("intent", intent_now[index]), ("action", action), ("reward", float(reward))):
+                episode[key].append(value)
+            episode["return"] += reward
             observations[index], intent_now[index] = observation, info.get("intent")
             if terminated or truncated:
-                successes[episode] = float(reward > 0)
-                episode_step[index] = 0
+                episode["success"] = bool(reward > 0)
+                del current_episode[index]
                 if queues[index]:
-                    next_episode = queues[index].pop(0)
-                    observations[index], info = environments[index].reset(seed=seed_base + next_episode)
-                    current_episode[index], intent_now[index] = next_episode, info.get("intent")
-                else:
-                    del current_episode[index]
+                    start(index)
     for environment in environments:
         environment.close()
+    return record
 
-    alpha = torch.stack(step_alpha)
-    experts = np.asarray(step_expert)
-    episode_ids = np.asarray(step_episode)
-    # Steps are appended in interleaved order, but each episode's steps keep their order.
-    order = np.argsort(episode_ids, kind="stable")
-    experts_in_order, episodes_in_order = experts[order], episode_ids[order]
-    same_episode = episodes_in_order[1:] == episodes_in_order[:-1]
-    switches = (experts_in_order[1:] != experts_in_order[:-1]) & same_episode
-    summary = {
-        "return_mean": float(returns.mean()),
-        "success_rate": float(successes.mean()),
-        "router_entropy": float(entropy(alpha).mean()),
-        "marginal_router_entropy": float(entropy(alpha.mean(0))),
-        "switch_rate": float(switches.sum() / same_episode.sum()) if same_episode.any() else None,
-        "intent_nmi": None,
-        "intents": list(intents) if intents else None,
-        "expert_usage_by_intent": None,
-    }
-    if intents:
-        labels = np.asarray(step_intent)
-        summary["intent_nmi"] = normalized_mutual_information(experts, labels)
-        num_experts = alpha.shape[1]
-        summary["expert_usage_by_intent"] = {
-            intent: (np.bincount(experts[labels == intent], minlength=num_experts) / max(1, (labels == intent).sum())).tolist()
-            for intent in intents
-        }
-    for key, value in summary.items():
-        if isinstance(value, float) and not math.isfinite(value):
-            summary[key] = None
-    return summary, recorded_rows
+
+def _usage_by_intent(episode: dict, intents: tuple[str, ...]) -> dict[str, list[float] | None]:
+    """Mean alpha over the episode's steps of each intent (None for an intent it never met)."""
+    alpha = torch.stack(episode["alpha"]).double()
+    labels = np.asarray(episode["intent"])
+    return {intent: alpha[torch.from_numpy(labels == intent)].mean(0).tolist() if (labels == intent).any() else None
+            for intent in intents}
+
+
+def _mean_usage(per_episode: list[dict], intents: tuple[str, ...]) -> dict[str, list[float] | None]:
+    """Per intent, the mean over the episodes that met it of their mean alpha: rows sum to 1."""
+    usage = {}
+    for intent in intents:
+        rows = [statistics["usage_by_intent"][intent] for statistics in per_episode
+                if statistics["usage_by_intent"][intent] is not None]
+        usage[intent] = np.mean(rows, axis=0).tolist() if rows else None
+    return usage
+
+
+def _mean_over_episodes(per_episode: list[dict], suffix: str) -> dict[str, float | None]:
+    """Each router statistic averaged over the episodes where it is defined; None where it never is."""
+    summary = {}
+    for key in ROUTER_STATISTICS:
+        if key == "effective_experts":
+            continue
+        values = [statistics[key] for statistics in per_episode if not math.isnan(statistics[key])]
+        summary[f"{key}{suffix}"] = float(np.mean(values)) if values else None
+    marginal = summary[f"marginal_router_entropy{suffix}"]
+    # exp of the reported marginal entropy, so the identity holds in final.json itself.
+    summary[f"effective_experts{suffix}"] = math.exp(marginal) if marginal is not None else None
+    return {f"{key}{suffix}": summary[f"{key}{suffix}"] for key in ROUTER_STATISTICS}

@@ -1,14 +1,49 @@
-"""Router statistics shared by training logs and evaluation."""
+"""Router statistics, defined once and shared by the loss terms, the training log and the evaluation.
+
+All entropies and mutual informations are in nats. `docs/DESIGN.md` ("What a run
+reports") gives the definitions; each function here is one of them.
+"""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 
-def entropy(probabilities: torch.Tensor) -> torch.Tensor:
-    """Entropy (nats) along the last axis; 0 log 0 = 0."""
-    return -(probabilities * torch.log(probabilities.clamp_min(1e-30))).sum(-1)
+def entropy(probabilities: torch.Tensor, log_probabilities: torch.Tensor | None = None) -> torch.Tensor:
+    """Entropy along the last axis; 0 log 0 = 0.
+
+    Pass `log_probabilities` where the model computed them (log-softmax): the loss
+    then differentiates the same numbers the model produced.
+    """
+    if log_probabilities is None:
+        log_probabilities = torch.log(probabilities.clamp_min(1e-30))
+    return -(probabilities * log_probabilities).sum(-1)
+
+
+def expert_cosines(expert_logits: torch.Tensor) -> torch.Tensor:
+    """(..., K, A) -> (..., K, K): cosines between the experts' mean-centred logits.
+
+    Softmax ignores a constant shift of the logits, so only the centred logits say
+    what an expert does. An expert whose logits are all equal (uniform policy) has a
+    zero centred vector and cosine 0 with every expert.
+    """
+    centred = expert_logits - expert_logits.mean(-1, keepdim=True)
+    unit = F.normalize(centred, dim=-1)
+    return unit @ unit.transpose(-1, -2)
+
+
+def expert_similarity(expert_logits: torch.Tensor) -> torch.Tensor:
+    """(..., K, A) -> (...): mean over expert pairs i < j of cos(c_i, c_j); NaN for K = 1."""
+    experts = expert_logits.shape[-2]
+    if experts < 2:
+        return torch.full(expert_logits.shape[:-2], float("nan"))
+    cosines = expert_cosines(expert_logits)
+    pairs = torch.triu_indices(experts, experts, offset=1)
+    return cosines[..., pairs[0], pairs[1]].mean(-1)
 
 
 def switch_rate(argmax_expert: torch.Tensor, episode_start: torch.Tensor) -> float:
@@ -21,6 +56,25 @@ def switch_rate(argmax_expert: torch.Tensor, episode_start: torch.Tensor) -> flo
     counted = ~episode_start[1:]
     total = int(counted.sum())
     return float((changed & counted).sum()) / total if total else float("nan")
+
+
+def intent_mutual_information(alpha: torch.Tensor, intents: np.ndarray) -> tuple[float, float]:
+    """Soft I(intent; expert) of one episode, and its normalised form.
+
+    p(intent) is the fraction of steps with that intent and p(expert | intent) the
+    mean router weights over those steps (no argmax), so
+    I = H(sum_i p(i) p(.|i)) - sum_i p(i) H(p(.|i)). The normalised form divides by
+    min(H(intent), ln K), the largest value I can take: 1 is one expert per intent.
+    It is NaN where the episode shows one intent only (nothing to tell apart).
+    """
+    _, codes = np.unique(intents, return_inverse=True)
+    codes = torch.from_numpy(codes)
+    weights = torch.bincount(codes).to(alpha.dtype) / len(codes)
+    conditional = torch.stack([alpha[codes == index].mean(0) for index in range(len(weights))])
+    mutual_information = float(entropy(weights @ conditional) - weights @ entropy(conditional))
+    mutual_information = max(mutual_information, 0.0)  # rounding can leave -1e-17
+    bound = min(float(entropy(weights)), math.log(alpha.shape[1]))
+    return mutual_information, (mutual_information / bound if bound > 0 else math.nan)
 
 
 def normalized_mutual_information(labels_a: np.ndarray, labels_b: np.ndarray) -> float:
@@ -38,10 +92,39 @@ def normalized_mutual_information(labels_a: np.ndarray, labels_b: np.ndarray) ->
     np.add.at(joint, (codes_a, codes_b), 1)
     joint /= joint.sum()
     p_a, p_b = joint.sum(1), joint.sum(0)
-    h_a = -np.sum(p_a * np.log(p_a))
-    h_b = -np.sum(p_b * np.log(p_b))
+    h_a, h_b = -np.sum(p_a * np.log(p_a)), -np.sum(p_b * np.log(p_b))
     if h_a == 0 and h_b == 0:
         return 1.0
     nonzero = joint > 0
     mutual_information = np.sum(joint[nonzero] * np.log(joint[nonzero] / np.outer(p_a, p_b)[nonzero]))
     return float(2 * mutual_information / (h_a + h_b))
+
+
+def episode_router_statistics(alpha: torch.Tensor, similarity: torch.Tensor, intents: np.ndarray | None) -> dict:
+    """The router statistics of one episode: alpha (T, K), per-step expert similarity (T,), intents (T,).
+
+    Every statistic is a property of this episode alone, so that an evaluation can
+    weigh each episode the same whatever its length.
+    """
+    alpha = alpha.double()
+    router_entropy = float(entropy(alpha).mean())
+    marginal = float(entropy(alpha.mean(0)))
+    argmax = alpha.argmax(1)
+    statistics = {
+        "router_entropy": router_entropy,
+        "marginal_router_entropy": marginal,
+        # Clipped at 0: the two entropies can differ in the last bit the wrong way.
+        "router_mutual_information": max(marginal - router_entropy, 0.0),
+        "expert_similarity": float(similarity.double().mean()),
+        "switch_rate": switch_rate(argmax[:, None], torch.zeros(len(argmax), 1, dtype=torch.bool)),
+        "intent_mutual_information": math.nan,
+        "intent_mutual_information_normalized": math.nan,
+        "intent_nmi": math.nan,
+    }
+    if intents is not None:
+        mutual, normalised = intent_mutual_information(alpha, intents)
+        statistics["intent_mutual_information"] = mutual
+        statistics["intent_mutual_information_normalized"] = normalised
+        if len(np.unique(intents)) > 1:  # two constant labelings "agree" perfectly: not a finding
+            statistics["intent_nmi"] = normalized_mutual_information(argmax.numpy(), intents)
+    return statistics

@@ -1,4 +1,4 @@
-"""The MoE actor-critic: encoder -> router, K experts, critic (see DESIGN.md, "The agent")."""
+"""The MoE actor-critic: encoder -> router, K experts, critic (docs/DESIGN.md, "The agent")."""
 
 from __future__ import annotations
 
@@ -117,7 +117,7 @@ class ConvEncoder(nn.Module):
 
 @dataclass
 class AgentOutput:
-    action_logits: torch.Tensor  # (B, A) log pi(a|s), the mixture, normalised
+    action_log_probs: torch.Tensor  # (B, A) log pi(a|s) of the mixture, normalised
     router_logits: torch.Tensor  # (B, K)
     log_alpha: torch.Tensor  # (B, K)
     expert_logits: torch.Tensor  # (B, K, A)
@@ -177,8 +177,8 @@ class MoEAgent(nn.Module):
         log_alpha = F.log_softmax(router_logits, dim=-1)
         expert_log_probs = F.log_softmax(expert_logits, dim=1)
         # log sum_k alpha_k p_k(a), computed in log space for stability.
-        action_logits = torch.logsumexp(log_alpha.t().unsqueeze(1) + expert_log_probs, dim=0).t()
-        return AgentOutput(action_logits, router_logits, log_alpha, expert_logits.permute(2, 0, 1), value)
+        action_log_probs = torch.logsumexp(log_alpha.t().unsqueeze(1) + expert_log_probs, dim=0).t()
+        return AgentOutput(action_log_probs, router_logits, log_alpha, expert_logits.permute(2, 0, 1), value)
 
 
 def build_agent(model_config: dict, num_actions: int, view_size: int) -> MoEAgent:

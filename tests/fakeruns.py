@@ -4,9 +4,12 @@ Importable (`write_fake_run`) and runnable as a stand-in trainer with the CLI of
 `moe-train`, so the whole workflow can run in seconds:
 
     python tests/fakeruns.py --env ENV --variant VARIANT --seed N --frames N --out DIR [--set k=v ...]
+        [--warmup-only | --from-warmup DIR]
 
 Values are a deterministic function of (env, variant, seed), so tests can recompute them.
-A `--set fake.status=diverged` or `--set fake.exit=1` makes the fake diverge or crash.
+The workflow checks every --set against the real trainer, so the fake takes its own
+orders from the environment: tasks listed in `MOE_FAKE_CRASH` exit 1 (no output),
+tasks in `MOE_FAKE_DIVERGE` report a diverged run.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import argparse
 import hashlib
 import json
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -109,13 +113,26 @@ def main(argv=None) -> int:
     parser.add_argument("--out", required=True)
     parser.add_argument("--config")
     parser.add_argument("--set", action="append", default=[], dest="overrides")
+    parser.add_argument("--warmup-only", action="store_true")
+    parser.add_argument("--from-warmup")
     args = parser.parse_args(argv)
     overrides = dict(item.split("=", 1) for item in args.overrides)
-    print(f"fake trainer: {args.env} {args.variant} seed {args.seed}, overrides {overrides}")
-    if overrides.get("fake.exit", "0") != "0":
-        return int(overrides["fake.exit"])
+    print(f"fake trainer: {args.env} {args.variant} seed {args.seed}, overrides {overrides}, "
+          f"warm-up {'only' if args.warmup_only else args.from_warmup}")
+    if args.env in os.environ.get("MOE_FAKE_CRASH", "").split(","):
+        return 1
+    if args.warmup_only:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "metrics.csv").write_text("update,frames,phase\n1,64,warmup\n")
+        (out / "config.yaml").write_text(f"env: {args.env}\nseed: {args.seed}\n")
+        (out / "warmup.json").write_text(json.dumps({"status": "finished", "signature": {}}))
+        return 0
+    if not (Path(args.from_warmup) / "warmup.json").exists():
+        return 2
+    diverge = args.env in os.environ.get("MOE_FAKE_DIVERGE", "").split(",")
     write_fake_run(args.out, args.env, args.variant, args.seed, args.frames,
-                   status=overrides.get("fake.status", "finished"))
+                   status="diverged" if diverge else "finished")
     return 0
 
 

@@ -185,44 +185,6 @@ def test_learning_curves_empty_when_nothing_finished(tmp_path):
     assert curves.empty and list(curves.columns) == ["task", "variant", "seed", "frames", "metric", "value"]
 
 
-# --- grid -------------------------------------------------------------------------
-
-CONFIG = {
-    "tasks": [{"name": "A-v0", "frames": 100}, {"name": "B-v0", "frames": 200, "set": {"num_envs": 4}}],
-    "corrections": ["entropy_min", "temporal", "overlap"],
-    "seeds": [1, 2, 3],
-    "trainer": {"command": "moe-train", "config": "", "set": {"eval.episodes": 10, "eval.greedy": True}},
-    "resources": {"train": {"mem_mb": 1000, "runtime_base_min": 5, "frames_per_min": 100}},
-    "sweeps": {"t": {"variant": "temporal", "key": "corrections.temporal.coef",
-                     "values": [0.01, 1], "tasks": ["B-v0"], "seeds": []}},
-}
-
-
-def test_train_grid_is_tasks_times_variants_times_seeds():
-    runs = grid.train_runs(CONFIG)
-    assert len(runs) == 2 * 8 * 3
-    assert runs[0] == {"task": "A-v0", "variant": "baseline", "seed": 1, "run_dir": "results/runs/A-v0/baseline/seed1"}
-    four = {**CONFIG, "corrections": [*CONFIG["corrections"], "fourth"]}
-    assert len(grid.train_runs(four)) == 2 * len(runs)
-
-
-def test_trainer_overrides_layer_global_task_and_extra():
-    assert grid.trainer_overrides(CONFIG, "A-v0") == "--set eval.episodes=10 --set eval.greedy=true"
-    assert grid.trainer_overrides(CONFIG, "B-v0", {"eval.episodes": 3}) == (
-        "--set eval.episodes=3 --set eval.greedy=true --set num_envs=4"
-    )
-    assert grid.train_runtime_min(CONFIG, "B-v0") == 7
-
-
-def test_sweep_runs():
-    runs = grid.sweep_runs(CONFIG, "t")
-    assert [(r["setting"], r["task"], r["seed"]) for r in runs][:2] == [("0.01", "B-v0", 1), ("0.01", "B-v0", 2)]
-    assert len(runs) == 2 * 1 * 3
-    assert runs[-1]["run_dir"] == "results/sweeps/t/1/B-v0/seed3"
-    with pytest.raises(KeyError, match="not in the config's sweeps"):
-        grid.sweep_runs(CONFIG, "nope")
-
-
 # --- plots ------------------------------------------------------------------------
 
 

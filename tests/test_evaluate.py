@@ -1,16 +1,18 @@
-"""The evaluation measures what it claims: NMI, usage by intent, entropies, on a scripted router."""
+"""The evaluation measures what it claims, on scripted routers whose statistics are known by hand."""
 
 import math
 
 import gymnasium as gym
+import numpy as np
 import pytest
 import torch
 import torch.nn as nn
 from minigrid.envs import EmptyEnv
 
-from moe.config import ConfigError
 from moe.environments import check_env_id
+from moe.errors import ConfigError
 from moe.evaluate import evaluate
+from moe.metrics import episode_router_statistics, intent_mutual_information
 from moe.model import AgentOutput
 
 TASK = "MoETest-DirectionIntent-v0"
@@ -41,35 +43,138 @@ if TASK not in gym.registry:
 
 
 class ScriptedRouter(nn.Module):
-    """Routes to expert 0 when facing east or south, expert 1 otherwise; actions uniform."""
+    """Router weights from a rule on the facing direction; actions uniform (or a fixed one)."""
+
+    def __init__(self, rule="follow_intent", action=None):
+        super().__init__()
+        self.rule, self.action = rule, action
 
     def forward(self, image, direction):
         batch = direction.shape[0]
-        alpha = torch.stack([(direction <= 1).float(), (direction > 1).float()], dim=1)
-        return AgentOutput(action_logits=torch.full((batch, 7), -math.log(7)),
-                           router_logits=torch.log(alpha.clamp_min(1e-12)),
-                           log_alpha=torch.log(alpha.clamp_min(1e-30)),
-                           expert_logits=torch.zeros(batch, 2, 7), value=torch.zeros(batch))
+        east_or_south = (direction <= 1).double()
+        if self.rule == "follow_intent":
+            alpha = torch.stack([east_or_south, 1 - east_or_south], dim=1)
+        elif self.rule == "one_expert":
+            alpha = torch.tensor([[1.0, 0.0]]).repeat(batch, 1)
+        elif self.rule == "uniform":
+            alpha = torch.full((batch, 2), 0.5)
+        elif self.rule == "commit_when_facing_east":  # one-hot facing east, 50/50 otherwise
+            east = (direction == 0).double()
+            alpha = torch.stack([0.5 + 0.5 * east, 0.5 - 0.5 * east], dim=1)
+        if self.action is None:
+            action_log_probs = torch.full((batch, 7), -math.log(7))
+        else:
+            action_log_probs = torch.full((batch, 7), -1e9)
+            action_log_probs[:, self.action] = 0.0
+        experts = torch.zeros(batch, 2, 7)
+        experts[:, 0, 0] = 1.0  # two different experts: centred logits of cosine -1/6
+        experts[:, 1, 1] = 1.0
+        return AgentOutput(action_log_probs=action_log_probs, router_logits=torch.log(alpha.clamp_min(1e-12)),
+                           log_alpha=torch.log(alpha.clamp_min(1e-30)).float(), expert_logits=experts,
+                           value=torch.zeros(batch))
 
 
-def test_a_router_that_follows_the_intent_has_nmi_one_and_zero_per_step_entropy():
-    summary, recorded = evaluate(ScriptedRouter(), TASK, episodes=8, seed_base=10, greedy=False,
-                                 device=torch.device("cpu"))
-    assert summary["intent_nmi"] == pytest.approx(1.0)
-    assert summary["expert_usage_by_intent"] == {"east_or_south": [1.0, 0.0], "west_or_north": [0.0, 1.0]}
+def evaluate_router(router, episodes=8, seed_base=10, task=TASK, greedy=False):
+    return evaluate(router, task, episodes=episodes, seed_base=seed_base, greedy=greedy, device=torch.device("cpu"))
+
+
+def intent_entropy_per_episode(recorded_intents):
+    _, counts = np.unique(recorded_intents, return_counts=True)
+    p = counts / counts.sum()
+    return float(-(p * np.log(p)).sum())
+
+
+def test_a_router_that_follows_the_intent_scores_mutual_information_equal_to_the_intent_entropy():
+    # Greedy, the agent turns left every step (action 0), so each episode depends on its level alone
+    # and can be replayed on its own.
+    summary, recorded = evaluate_router(ScriptedRouter("follow_intent"), episodes=8, greedy=True)
+    # Per episode, p(expert | intent) is one-hot, so I(intent; expert) = H(intent) of that episode,
+    # and the router's own MI (marginal - per-step entropy) is the same number.
+    per_episode = [evaluate_router(ScriptedRouter("follow_intent"), episodes=1, seed_base=10 + j, greedy=True)[1]
+                   for j in range(8)]
+    expected = np.mean([intent_entropy_per_episode([row["intent"] for row in rows]) for rows in per_episode])
+    assert expected > 0.1, "the scripted episodes should meet both intents"
+    assert summary["intent_mutual_information"] == pytest.approx(expected)
+    assert summary["router_mutual_information"] == pytest.approx(expected)
+    assert summary["intent_mutual_information_normalized"] == pytest.approx(1.0)
     assert summary["router_entropy"] == pytest.approx(0.0, abs=1e-6)
-    # Both experts are used, so the marginal entropy is positive: the flipping signature.
-    assert 0.1 < summary["marginal_router_entropy"] <= math.log(2) + 1e-6
+    assert summary["intent_nmi"] == pytest.approx(1.0)
+    usage = summary["expert_usage_by_intent"]
+    assert usage["east_or_south"] == pytest.approx([1.0, 0.0]) and usage["west_or_north"] == pytest.approx([0.0, 1.0])
+    assert summary["expert_similarity"] == pytest.approx(-1 / 6)
     assert 0.0 < summary["switch_rate"] < 1.0
     # The recorded episode is episode 0, step by step, with alpha matching its intent.
     assert [row["step"] for row in recorded] == list(range(len(recorded)))
     assert all((row["alpha_0"] == 1.0) == (row["intent"] == "east_or_south") for row in recorded)
 
 
+@pytest.mark.parametrize("rule, router_entropy", [("one_expert", 0.0), ("uniform", math.log(2))])
+def test_collapse_and_hedging_both_score_zero_mutual_information(rule, router_entropy):
+    summary, _ = evaluate_router(ScriptedRouter(rule))
+    assert summary["router_entropy"] == pytest.approx(router_entropy, abs=1e-6)
+    assert summary["marginal_router_entropy"] == pytest.approx(router_entropy, abs=1e-6)
+    for key in ("router_mutual_information", "intent_mutual_information", "intent_mutual_information_normalized"):
+        assert summary[key] == pytest.approx(0.0, abs=1e-9), key
+    assert summary["effective_experts"] == pytest.approx(math.exp(router_entropy))
+
+
+class LongOrShortEnv(EmptyEnv):
+    """Even seeds: face east, succeed at step 30. Odd seeds: face west, time out at step 640."""
+
+    intents = ("east_or_south", "west_or_north")
+
+    def __init__(self, **kwargs):
+        super().__init__(size=5, max_steps=640, **kwargs)
+
+    def reset(self, *, seed=None, options=None):
+        observation, info = super().reset(seed=seed, options=options)
+        self.short = seed % 2 == 0
+        self.agent_dir = 0 if self.short else 2
+        return self.gen_obs(), {**info, "intent": self.intents[0 if self.short else 1]}
+
+    def step(self, action):
+        observation, reward, terminated, truncated, info = super().step(action)
+        if self.short and self.step_count == 30:
+            terminated, reward = True, 0.5
+        return observation, reward, terminated, truncated, {**info, "intent": self.intents[0 if self.short else 1]}
+
+
+LONG_OR_SHORT = "MoETest-LongOrShort-v0"
+if LONG_OR_SHORT not in gym.registry:
+    gym.register(LONG_OR_SHORT, entry_point=LongOrShortEnv)
+
+
+def test_a_640_step_failure_weighs_as_much_as_a_30_step_success():
+    # Action 6 (done) never turns the agent: committed all through the success, 50/50 through the failure.
+    summary, _ = evaluate_router(ScriptedRouter("commit_when_facing_east", action=6), episodes=2, seed_base=0,
+                                 task=LONG_OR_SHORT, greedy=True)
+    assert summary["success_rate"] == 0.5 and summary["episode_length"] == (30 + 640) / 2
+    # Per episode 0 and ln 2, averaged: ln 2 / 2. Pooled over steps it would be 640 / 670 ln 2.
+    assert summary["router_entropy"] == pytest.approx(math.log(2) / 2)
+    assert summary["router_entropy_success"] == pytest.approx(0.0, abs=1e-9)
+    assert summary["switch_rate"] == 0.0
+
+
+def test_intent_mutual_information_hand_computed_partial_case():
+    # Four steps: intent a, a, a, b. Expert weights (1, 0), (1, 0), (0.5, 0.5) and (0, 1).
+    alpha = torch.tensor([[1.0, 0.0], [1.0, 0.0], [0.5, 0.5], [0.0, 1.0]], dtype=torch.float64)
+    intents = np.array(["a", "a", "a", "b"])
+    # p(e|a) = (5/6, 1/6), p(e|b) = (0, 1); p(a) = 3/4; mixture (5/8, 3/8).
+    h = lambda *p: -sum(x * math.log(x) for x in p if x > 0)  # noqa: E731
+    expected = h(5 / 8, 3 / 8) - 0.75 * h(5 / 6, 1 / 6)
+    mutual, normalised = intent_mutual_information(alpha, intents)
+    assert mutual == pytest.approx(expected)
+    assert normalised == pytest.approx(expected / h(0.75, 0.25))  # H(intent) < ln 2 here
+    statistics = episode_router_statistics(alpha, torch.zeros(4), intents)
+    assert statistics["router_mutual_information"] == pytest.approx(h(0.625, 0.375) - 0.25 * math.log(2))
+    # One intent in the episode: nothing to tell apart, the normalised score is undefined.
+    assert math.isnan(intent_mutual_information(alpha, np.array(["a"] * 4))[1])
+
+
 def test_evaluation_is_reproducible_and_differs_with_the_seed():
-    first = evaluate(ScriptedRouter(), TASK, episodes=6, seed_base=3, greedy=False, device=torch.device("cpu"))
-    second = evaluate(ScriptedRouter(), TASK, episodes=6, seed_base=3, greedy=False, device=torch.device("cpu"))
-    other = evaluate(ScriptedRouter(), TASK, episodes=6, seed_base=4, greedy=False, device=torch.device("cpu"))
+    first = evaluate_router(ScriptedRouter(), episodes=6, seed_base=3)
+    second = evaluate_router(ScriptedRouter(), episodes=6, seed_base=3)
+    other = evaluate_router(ScriptedRouter(), episodes=6, seed_base=4)
     assert first == second
     assert first[1] != other[1]
 

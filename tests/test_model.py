@@ -22,7 +22,7 @@ def test_mixture_probabilities_sum_to_one_and_match_the_definition(encoder, expe
     torch.manual_seed(0)
     agent = MoEAgent(num_actions=7, encoder=encoder, num_experts=experts)
     output = agent(*random_observation())
-    probabilities = output.action_logits.exp()
+    probabilities = output.action_log_probs.exp()
     assert torch.allclose(probabilities.sum(-1), torch.ones(8), atol=1e-6)
     # pi(a|s) = sum_k alpha_k softmax(l_k)[a], computed directly.
     direct = (output.alpha.unsqueeze(-1) * torch.softmax(output.expert_logits, -1)).sum(1)
@@ -36,7 +36,7 @@ def test_one_expert_is_plain_ppo():
     image, direction = random_observation()
     output = agent(image, direction)
     assert torch.allclose(output.alpha, torch.ones(8, 1))
-    assert torch.allclose(output.action_logits, torch.log_softmax(output.expert_logits[:, 0], -1), atol=1e-6)
+    assert torch.allclose(output.action_log_probs, torch.log_softmax(output.expert_logits[:, 0], -1), atol=1e-6)
     assert router_entropy(output.alpha, output.log_alpha).item() == 0.0
     batch = RouterBatch(output.alpha, output.log_alpha, output.expert_logits, output.alpha.detach(),
                         torch.zeros(8, dtype=torch.bool))

@@ -1,6 +1,7 @@
 """The trainer's rollout, reproducibility and learning."""
 
 import json
+import math
 
 import gymnasium as gym
 import numpy as np
@@ -10,6 +11,9 @@ import torch
 
 from moe.config import resolve
 from moe.environments import make_env
+from moe.ppo import collect_rollout, compute_advantages, loss_weights
+from moe.errors import CheckpointError
+from moe.evaluate import SUMMARY_KEYS
 from moe.train import TIMING_COLUMNS, Trainer, train
 
 SHORT_TASK = "MoETest-ShortDoorKey-v0"
@@ -26,48 +30,54 @@ def tiny_trainer(tmp_path, seed=3, variant="baseline"):
     return Trainer(SHORT_TASK, variant, seed, frames=160, config=config, out_dir=tmp_path)
 
 
+def rollout_of(trainer):
+    rollout, trainer.carry = collect_rollout(trainer.agent, trainer.envs, trainer.carry,
+                                             trainer.config["rollout_steps"], trainer.device)
+    return rollout
+
+
 def test_rollout_matches_a_step_by_step_replay_and_masks_exactly_episode_starts(tmp_path):
     trainer = tiny_trainer(tmp_path)
-    trainer.collect_rollout()
-    assert trainer.dones.sum() >= 4, "the rollout should cross several episode boundaries"
+    rollout = rollout_of(trainer)
+    assert rollout.dones.sum() >= 4, "the rollout should cross several episode boundaries"
     for env_index in range(2):
         env = make_env(SHORT_TASK)
         observation, _ = env.reset(seed=3 * 1000 + env_index)
         previous_done = True
         for step in range(40):
-            assert bool(trainer.episode_starts[step, env_index]) == previous_done
-            assert np.array_equal(trainer.images[step, env_index].numpy(), observation["image"])
-            action = int(trainer.actions[step, env_index])
+            assert bool(rollout.episode_starts[step, env_index]) == previous_done
+            assert np.array_equal(rollout.images[step, env_index].numpy(), observation["image"])
+            action = int(rollout.actions[step, env_index])
             observation, reward, terminated, truncated, _ = env.step(action)
             # Same-step autoreset: the step that ends an episode keeps its own reward; no step is a reset.
-            assert trainer.rewards[step, env_index].item() == pytest.approx(reward)
+            assert rollout.rewards[step, env_index].item() == pytest.approx(reward)
             previous_done = terminated or truncated
-            assert bool(trainer.dones[step, env_index]) == previous_done
+            assert bool(rollout.dones[step, env_index]) == previous_done
             if previous_done:
                 observation, _ = env.reset()
 
 
 def test_rollout_stores_the_previous_steps_router_output(tmp_path):
     trainer = tiny_trainer(tmp_path)
-    trainer.collect_rollout()
-    assert torch.allclose(trainer.prev_alphas[1:], trainer.alphas[:-1])
-    first_rollout_last_alpha = trainer.alphas[-1].clone()
-    trainer.collect_rollout()
-    assert torch.allclose(trainer.prev_alphas[0], first_rollout_last_alpha)
+    first = rollout_of(trainer)
+    assert torch.equal(first.prev_alphas[1:], first.alphas[:-1])
+    second = rollout_of(trainer)
+    assert torch.equal(second.prev_alphas[0], first.alphas[-1])
+    assert torch.equal(second.episode_starts[0], first.dones[-1])
 
 
 def test_advantages_are_gae_restarted_at_every_episode_end(tmp_path):
     trainer = tiny_trainer(tmp_path)
-    trainer.collect_rollout()
+    rollout = rollout_of(trainer)
     generator = torch.Generator().manual_seed(0)
-    trainer.rewards = torch.rand(trainer.rewards.shape, generator=generator)
-    trainer.values = torch.randn(trainer.values.shape, generator=generator)
-    trainer.dones = torch.rand(trainer.dones.shape, generator=generator) < 0.2
-    advantages, returns = trainer.advantages()
-    with torch.no_grad():
-        next_value = trainer.agent(trainer.next_image, trainer.next_direction).value
+    rollout.rewards = torch.rand(rollout.rewards.shape, generator=generator)
+    rollout.values = torch.randn(rollout.values.shape, generator=generator)
+    rollout.dones = torch.rand(rollout.dones.shape, generator=generator) < 0.2
     gamma, lam = trainer.config["gamma"], trainer.config["gae_lambda"]
-    steps, num_envs = trainer.rewards.shape
+    advantages, returns = compute_advantages(trainer.agent, rollout, trainer.carry, gamma, lam)
+    with torch.no_grad():
+        next_value = trainer.agent(trainer.carry.image, trainer.carry.direction).value
+    steps, num_envs = rollout.rewards.shape
     for env_index in range(num_envs):
         # The textbook recursion, one environment at a time in Python floats.
         running = 0.0
@@ -75,25 +85,28 @@ def test_advantages_are_gae_restarted_at_every_episode_end(tmp_path):
             if step == steps - 1:
                 following = float(next_value[env_index])
             else:
-                following = float(trainer.values[step + 1, env_index])
-            carry = 0.0 if trainer.dones[step, env_index] else 1.0
-            value = float(trainer.values[step, env_index])
-            delta = float(trainer.rewards[step, env_index]) + gamma * following * carry - value
+                following = float(rollout.values[step + 1, env_index])
+            carry = 0.0 if rollout.dones[step, env_index] else 1.0
+            value = float(rollout.values[step, env_index])
+            delta = float(rollout.rewards[step, env_index]) + gamma * following * carry - value
             running = delta + gamma * lam * carry * running
             assert advantages[step, env_index].item() == pytest.approx(running, abs=1e-5)
-    assert trainer.dones.any() and torch.allclose(returns, advantages + trainer.values)
+    assert rollout.dones.any() and torch.allclose(returns, advantages + rollout.values)
 
 
 def test_phase_switches_and_corrections_turn_on_only_in_finetune(tmp_path):
     trainer = tiny_trainer(tmp_path, variant="entropy_min+temporal+overlap")
-    warmup, finetune = trainer.loss_weights("warmup"), trainer.loss_weights("finetune")
-    coef = {name: settings["coef"] for name, settings in trainer.config["corrections"].items()}
-    assert warmup == {"router_entropy": -trainer.config["router_entropy_coef"],
-                      "entropy_min": 0.0, "temporal": 0.0, "overlap": 0.0}
-    # entropy_min flips the sign: the bonus goes, +lambda_E H(alpha) comes.
-    assert finetune == {"router_entropy": 0.0, **coef}
+    config = trainer.config
+    warmup = loss_weights(config, trainer.active_corrections, "warmup")
+    finetune = loss_weights(config, trainer.active_corrections, "finetune")
+    coef = {name: config["corrections"][name]["coef"] for name in ("entropy_min", "temporal", "overlap")}
+    assert warmup == {"router_entropy": -config["router_entropy_coef"],
+                      "entropy_min": 0.0, "temporal": 0.0, "overlap": 0.0, "balance": 0.0}
+    # entropy_min flips the sign: the bonus goes, +lambda_E H(alpha) comes; balance is not in this variant.
+    assert finetune == {"router_entropy": 0.0, **coef, "balance": 0.0}
     assert all(value > 0 for value in coef.values())
-    trainer.run(progress=type("Quiet", (), {"update": lambda self, row: None, "write": print})())
+    quiet = type("Quiet", (), {"update": lambda self, row: None, "write": print})()
+    trainer.run(quiet, until_update=trainer.num_updates)
     assert [row["phase"] for row in trainer.metrics_rows] == ["warmup", "finetune"]
 
 
@@ -118,16 +131,46 @@ def test_metrics_and_final_files_have_the_documented_columns(tmp_path):
     train(SHORT_TASK, "baseline", 0, 80, tmp_path, assignments=TINY)
     metrics = pd.read_csv(tmp_path / "metrics.csv")
     expected = ["update", "frames", "phase", "fps", "return_mean", "success_rate", "episode_length",
-                "policy_entropy", "router_entropy", "marginal_router_entropy", "switch_rate", "loss_policy",
-                "loss_value", "loss_router_entropy", "loss_temporal", "loss_overlap", "loss_entropy_min"]
+                "policy_entropy", "router_entropy", "marginal_router_entropy", "router_mutual_information",
+                "expert_similarity", "switch_rate", "loss_policy", "loss_value", "loss_router_entropy",
+                "loss_temporal", "loss_overlap", "loss_entropy_min", "loss_balance", *TIMING_COLUMNS]
     assert set(expected + [f"usage_expert_{k}" for k in range(4)]) <= set(metrics.columns)
     usage = metrics[[f"usage_expert_{k}" for k in range(4)]].sum(axis=1)
     assert np.allclose(usage, 1.0, atol=1e-5)
+    assert np.allclose(metrics["router_mutual_information"],
+                       metrics["marginal_router_entropy"] - metrics["router_entropy"])
+    assert ((-1 <= metrics["expert_similarity"]) & (metrics["expert_similarity"] <= 1)).all()
     final = json.loads((tmp_path / "final.json").read_text())
-    assert {"return_mean", "success_rate", "router_entropy", "marginal_router_entropy", "switch_rate",
-            "intent_nmi", "frames", "status"} <= set(final)
-    assert final["intent_nmi"] is None  # DoorKey has no intent labels
+    assert set(SUMMARY_KEYS) | {"frames", "status", "intents", "expert_usage_by_intent"} <= set(final)
+    assert final["intent_nmi"] is None and final["intents"] is None  # DoorKey has no intent labels
     assert final["frames"] == 80
+    assert final["effective_experts"] == pytest.approx(math.exp(final["marginal_router_entropy"]))
+
+
+def test_a_run_started_from_the_shared_warmup_equals_an_uninterrupted_one(tmp_path):
+    """The corrections act only after the first phase, so every variant shares its updates."""
+    frames = 320  # 4 updates of 80 frames: 2 of warm-up, 2 of fine-tuning
+    train(SHORT_TASK, "entropy_min+overlap", 5, frames, tmp_path / "whole", assignments=TINY)
+    warmup = train(SHORT_TASK, "baseline", 5, frames, tmp_path / "warmup", assignments=TINY, warmup_only=True)
+    assert warmup["updates"] == 2 and not (tmp_path / "warmup" / "final.json").exists()
+    train(SHORT_TASK, "entropy_min+overlap", 5, frames, tmp_path / "split", assignments=TINY,
+          from_warmup=tmp_path / "warmup")
+    whole, split = run_outputs(tmp_path / "whole"), run_outputs(tmp_path / "split")
+    pd.testing.assert_frame_equal(whole[0], split[0])
+    assert whole[1:] == split[1:]
+    assert list(whole[0]["phase"]) == ["warmup"] * 2 + ["finetune"] * 2
+
+
+def test_a_warmup_of_other_settings_is_refused(tmp_path):
+    train(SHORT_TASK, "baseline", 5, 320, tmp_path / "warmup", assignments=TINY, warmup_only=True)
+    with pytest.raises(CheckpointError, match="not this run's.*lr"):
+        train(SHORT_TASK, "temporal", 5, 320, tmp_path / "run", assignments=[*TINY, "lr=0.01"],
+              from_warmup=tmp_path / "warmup")
+    with pytest.raises(CheckpointError, match="no finished warm-up"):
+        train(SHORT_TASK, "temporal", 5, 320, tmp_path / "run", assignments=TINY, from_warmup=tmp_path / "none")
+    # A coefficient of a correction that waits for fine-tuning does not touch the warm-up.
+    train(SHORT_TASK, "temporal", 5, 320, tmp_path / "run", assignments=[*TINY, "corrections.temporal.coef=9"],
+          from_warmup=tmp_path / "warmup")
 
 
 @pytest.mark.slow
@@ -142,4 +185,4 @@ def test_baseline_learns_a_small_multi_intent_task(tmp_path):
     """Hunt-6x6 (strike the wandering monster, then exit): random play succeeds ~10% of the time."""
     final = train("MultiIntent-Hunt-6x6-v0", "baseline", 1, 49152, tmp_path, assignments=["eval.episodes=50"])
     assert final["return_mean"] >= 0.8
-    assert final["intent_nmi"] is not None and 0.0 <= final["intent_nmi"] <= 1.0
+    assert 0.0 <= final["intent_mutual_information_normalized"] <= 1.0

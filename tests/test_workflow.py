@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import shutil
 import subprocess
@@ -53,10 +54,12 @@ def write_config(path: Path, content: dict) -> str:
     return str(path)
 
 
-def snakemake(workdir: Path, *args: str, check: bool = True, timeout: int = 600) -> subprocess.CompletedProcess:
+def snakemake(workdir: Path, *args: str, check: bool = True, timeout: int = 600,
+              env: dict | None = None) -> subprocess.CompletedProcess:
     result = subprocess.run(
         [sys.executable, "-m", "snakemake", *args],
         cwd=workdir, capture_output=True, text=True, timeout=timeout,
+        env={**os.environ, **(env or {})},
     )
     if check and result.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
@@ -122,18 +125,19 @@ def test_default_config_plans_tasks_x_8_variants_x_seeds(workflow_copy):
     assert len(config["corrections"]) == 3 and len(config["seeds"]) >= 5
     jobs = planned_jobs(workflow_copy)
     assert jobs["train"] == len(config["tasks"]) * 8 * len(config["seeds"])
+    assert jobs["warmup"] == len(config["tasks"]) * len(config["seeds"])  # shared by the 8 variants
     for rule in ["aggregate_final", "aggregate_curves", "plot_learning_curves",
                  "plot_final_router_entropy", "plot_final_return", "analyse_effects", "plot_effects",
                  "analyse_robust", "plot_robust", "analyse_specialisation", "plot_expert_usage",
                  "plot_eval_episodes", "plot_entropy_scatter", "all"]:
         assert jobs[rule] == 1
-    assert "train_sweep" not in jobs  # sweeps are their own targets
 
 
-def test_fourth_correction_doubles_the_grid(workflow_copy, tmp_path):
+def test_fourth_correction_doubles_the_grid_and_shares_the_warmups(workflow_copy, tmp_path):
     config = default_config()
-    extra = write_config(tmp_path / "four.yaml", {"corrections": [*config["corrections"], "fourth"]})
-    assert planned_jobs(workflow_copy, "--configfile", extra)["train"] == 2 * planned_jobs(workflow_copy)["train"]
+    extra = write_config(tmp_path / "four.yaml", {"corrections": [*config["corrections"], "balance"]})
+    jobs, base = planned_jobs(workflow_copy, "--configfile", extra), planned_jobs(workflow_copy)
+    assert jobs["train"] == 2 * base["train"] and jobs["warmup"] == base["warmup"]
 
 
 def test_quick_config_plans_small_tasks(workflow_copy):
@@ -143,27 +147,36 @@ def test_quick_config_plans_small_tasks(workflow_copy):
     assert all(task["frames"] <= 10_000 for task in quick["tasks"])
 
 
-def test_sweep_target_reuses_training_rule(workflow_copy):
+def test_sweep_runs_are_ordinary_runs_and_its_default_value_is_the_grids_run(workflow_copy):
     config = default_config()
     sweep = config["sweeps"]["temporal_coef"]
-    assert sweep["key"] == "corrections.temporal.coef" and sweep["values"] == [0.3, 1, 3, 10]
+    assert sweep["key"] == "corrections.temporal.coef" and 3 in sweep["values"]
     jobs = planned_jobs(workflow_copy, "sweep_temporal_coef")
-    assert jobs == {"train_sweep": len(sweep["values"]) * len(config["tasks"]) * len(config["seeds"]),
+    runs = len(sweep["values"]) * len(config["tasks"]) * len(config["seeds"])
+    assert jobs == {"warmup": len(config["tasks"]) * len(config["seeds"]), "train": runs,
                     "aggregate_sweep": 1, "plot_sweep": 1, "sweep_temporal_coef": 1}
     result = snakemake(workflow_copy, "--dry-run", "--printshellcmds", "sweep_temporal_coef")
-    assert re.search(r"--variant temporal .*--set corrections\.temporal\.coef=0\.3", result.stdout)
+    assert re.search(r"--variant temporal .*--set corrections\.temporal\.coef=0\.3 "
+                     r"--out results/runs/\S+/temporal/corrections\.temporal\.coef=0\.3/seed", result.stdout)
+    # lambda_T = 3 is the default: that value's runs are the grid's `temporal` runs.
+    assert "coef=3" not in result.stdout and "/temporal/base/seed1" in result.stdout
 
 
 def test_train_command_carries_config_overrides(workflow_copy, tmp_path):
+    task = "MultiIntent-Hunt-6x6-v0"
     extra = write_config(tmp_path / "o.yaml", {
-        "tasks": [{"name": "T-v0", "frames": 64, "set": {"num_envs": 2}}], "seeds": [7],
+        "tasks": [{"name": task, "frames": 64, "set": {"num_envs": 2}}], "seeds": [7],
         "trainer": {"set": {"eval.episodes": 10}}})
     result = snakemake(workflow_copy, "--dry-run", "--printshellcmds", "--configfile", extra)
-    assert ("moe-train --env T-v0 --variant entropy_min+temporal --seed 7 --frames 64 "
-            "--out results/runs/T-v0/entropy_min+temporal/seed7  --set eval.episodes=10 --set num_envs=2 "
-            "> results/runs/T-v0/entropy_min+temporal/seed7/train.log 2>&1") in result.stdout
+    run = f"results/runs/{task}/entropy_min+temporal/base/seed7"
+    assert re.search(rf"moe-train --env {task} --variant entropy_min\+temporal --seed 7 --frames 64 "
+                     rf"--set eval.episodes=10 --set num_envs=2 --out {re.escape(run)} "
+                     rf"--from-warmup results/warmups/{task}/[0-9a-f]+/seed7 "
+                     rf"> results/logs/train/{task}/entropy_min\+temporal/base/seed7.log 2>&1", result.stdout)
+    assert re.search(rf"moe-train --env {task} --variant baseline --seed 7 --frames 64 --set eval.episodes=10 "
+                     rf"--set num_envs=2 --out results/warmups/{task}/[0-9a-f]+/seed7 --warmup-only", result.stdout)
     # the trainer's checkpoint is not a declared output, so Snakemake never deletes it
-    assert "output: results/runs/T-v0/baseline/seed7/final.json" in result.stdout
+    assert f"output: results/runs/{task}/baseline/base/seed7/final.json" in result.stdout
     assert "checkpoint.pt" not in result.stdout
 
 
@@ -178,7 +191,7 @@ def test_train_command_carries_config_overrides(workflow_copy, tmp_path):
         ({"seeds": ["one"]}, "'seeds.0'"),                                   # wrong type
         ({"tasks": [{"name": "A-v0", "frames": 0}]}, "'tasks.0.frames'"),    # wrong value
         ({"corrections": "temporal"}, "'corrections'"),                      # wrong type
-        ({"sweeps": {"s": {"variant": "nope", "key": "a.b", "values": [1]}}}, "'sweeps.s.variant'"),
+        ({"sweeps": {"s": {"variant": "nope", "key": "lr", "values": [1]}}}, "'sweeps.s.variant'"),
     ],
 )
 def test_invalid_config_stops_before_any_job_naming_the_key(workflow_copy, tmp_path, bad_config, key):
@@ -190,12 +203,14 @@ def test_invalid_config_stops_before_any_job_naming_the_key(workflow_copy, tmp_p
     assert "Job stats" not in output
 
 
-def test_lint_reports_nothing(workflow_copy):
+def test_lint_reports_nothing_but_the_missing_conda_environments(workflow_copy):
+    """Rules carry no `conda:` directive on purpose: the project is one pip package (`pip install -e .`),
+    conda channels are out of reach where this is built and tested, and an untested deployment
+    path must not be offered. Every other lint must be clean."""
     result = snakemake(workflow_copy, "--lint", check=False)
     output = result.stdout + result.stderr
-    assert result.returncode == 0, output
-    assert "Congratulations, your workflow is in a good condition!" in output
-    assert "Lints for" not in output
+    lints = re.findall(r"^\s+\* (.+?):?$", output, re.M)
+    assert lints and set(lints) == {"Specify a conda environment or container for each rule."}, output
 
 
 # --- end to end with the fake trainer ----------------------------------------------
@@ -209,7 +224,7 @@ def check_tables_match_runs(workdir: Path, config: dict) -> pd.DataFrame:
     for row in summary.itertuples(index=False):
         finals = []
         for seed in config["seeds"]:
-            path = workdir / f"results/runs/{row.task}/{row.variant}/seed{seed}/final.json"
+            path = workdir / f"results/runs/{row.task}/{row.variant}/base/seed{seed}/final.json"
             finals.append(json.loads(path.read_text()) if path.exists() else None)
         finished = [f for f in finals if f and f["status"] == "finished"]
         assert row.n_seeds == len(config["seeds"])
@@ -236,9 +251,11 @@ def test_fake_quick_run_end_to_end_then_replot_only(tmp_path):
         assert (workdir / "results/tables" / name).stat().st_size > 0
     for name in FIGURES:
         assert (workdir / "results/figures" / name).stat().st_size > 1000
-    run = workdir / "results/runs" / quick["tasks"][0]["name"] / "baseline/seed1"
-    assert (run / "train.log").exists() and (run / "train.benchmark.tsv").exists()
-    assert "eval.episodes" in (run / "train.log").read_text()  # overrides reached the trainer
+    task = quick["tasks"][0]["name"]
+    run = workdir / "results/runs" / task / "baseline/base/seed1"
+    log = workdir / f"results/logs/train/{task}/baseline/base/seed1.log"
+    assert log.exists() and (workdir / f"results/benchmarks/train/{task}/baseline/base/seed1.tsv").exists()
+    assert "eval.episodes" in log.read_text()  # overrides reached the trainer
     summary = check_tables_match_runs(workdir, quick)
     assert len(summary) == len(quick["tasks"]) * 8
     check_analysis_tables(workdir, quick)
@@ -273,41 +290,46 @@ def test_failed_runs_reported_as_missing_with_keep_going(tmp_path):
     """The documented recovery: --keep-going trains what it can, then
     --config allow_missing_runs=True tables the rest as missing."""
     workdir = copy_workflow(tmp_path)
+    good, crash = "MultiIntent-Hunt-6x6-v0", "MultiIntent-Dodge-6x6-v0"
     config = {
         **FAKE_TRAINER,
-        "tasks": [{"name": "Good-v0", "frames": 64}, {"name": "Crash-v0", "frames": 64, "set": {"fake.exit": 1}}],
+        "tasks": [{"name": good, "frames": 64}, {"name": crash, "frames": 64}],
         "corrections": ["temporal"],
         "seeds": [1, 2],
         "sweeps": {},
     }
     configfile = write_config(tmp_path / "crash.yaml", config)
-    result = snakemake(workdir, "--cores", "2", "--keep-going", "--configfile", configfile, check=False)
+    result = snakemake(workdir, "--cores", "2", "--keep-going", "--configfile", configfile, check=False,
+                       env={"MOE_FAKE_CRASH": crash})
     assert result.returncode != 0
     assert not (workdir / "results/tables/final_metrics.csv").exists()  # blocked by the failed runs
 
     snakemake(workdir, "--cores", "2", "--configfile", configfile, "--config", "allow_missing_runs=True")
     summary = check_tables_match_runs(workdir, config)
-    crash = summary[summary["task"] == "Crash-v0"]
-    assert crash["n_missing"].tolist() == [2, 2] and crash["n_finished"].tolist() == [0, 0]
-    assert summary[summary["task"] == "Good-v0"]["n_finished"].tolist() == [2, 2]
+    crashed = summary[summary["task"] == crash]
+    assert crashed["n_missing"].tolist() == [2, 2] and crashed["n_finished"].tolist() == [0, 0]
+    assert summary[summary["task"] == good]["n_finished"].tolist() == [2, 2]
     for name in FIGURES:
         assert (workdir / "results/figures" / name).exists()
 
 
-def test_fake_sweep_end_to_end(tmp_path):
+def test_fake_sweep_end_to_end_reuses_the_grids_runs(tmp_path):
     workdir = copy_workflow(tmp_path)
-    config = {**FAKE_TRAINER, "tasks": [{"name": "T-v0", "frames": 64}], "seeds": [1, 2]}
+    task = "MultiIntent-Hunt-6x6-v0"
+    config = {**FAKE_TRAINER, "tasks": [{"name": task, "frames": 64}], "seeds": [1, 2]}
     configfile = write_config(tmp_path / "sweep.yaml", config)
+    snakemake(workdir, "--cores", "2", "--configfile", configfile)  # the grid first
+    values = [str(value) for value in default_config()["sweeps"]["temporal_coef"]["values"]]
+    jobs = planned_jobs(workdir, "sweep_temporal_coef", "--configfile", configfile)
+    assert jobs["train"] == (len(values) - 1) * 2 and "warmup" not in jobs  # the default value's runs exist
     snakemake(workdir, "sweep_temporal_coef", "--cores", "2", "--configfile", configfile)
     table = pd.read_csv(workdir / "results/tables/sweep_temporal_coef.csv", dtype={"setting": str})
-    values = [str(value) for value in default_config()["sweeps"]["temporal_coef"]["values"]]
     assert table["setting"].tolist() == values
     assert table["n_finished"].tolist() == [2] * len(values)
-    log = (workdir / f"results/sweeps/temporal_coef/{values[1]}/T-v0/seed2/train.log").read_text()
-    assert f"'corrections.temporal.coef': '{values[1]}'" in log and "temporal seed 2" in log
+    log = workdir / f"results/logs/train/{task}/temporal/corrections.temporal.coef={values[1]}/seed2.log"
+    assert f"'corrections.temporal.coef': '{values[1]}'" in log.read_text() and "temporal seed 2" in log.read_text()
     for ext in ("pdf", "png"):
         assert (workdir / f"results/figures/sweep_temporal_coef.{ext}").stat().st_size > 1000
-    assert not (workdir / "results/runs").exists()  # the main grid was not trained
 
 
 # --- end to end with the real trainer -----------------------------------------------
@@ -326,7 +348,8 @@ def test_quick_config_end_to_end_with_real_trainer(tmp_path):
     summary = check_tables_match_runs(workdir, quick)
     assert summary["n_finished"].sum() + summary["n_diverged"].sum() == len(quick["tasks"]) * 8 * len(quick["seeds"])
     check_analysis_tables(workdir, quick)
-    final = json.loads((workdir / "results/runs" / quick["tasks"][0]["name"] / "baseline/seed1/final.json").read_text())
+    final = json.loads((workdir / "results/runs" / quick["tasks"][0]["name"] / "baseline/base/seed1/final.json")
+                       .read_text())
     assert final["num_experts"] == 4
 
     # After the complete run, editing a plotting script plans plotting only, never training.

@@ -1,18 +1,51 @@
-"""The training grid and sweeps described by the workflow config.
+"""The runs a workflow config describes: the grid, the sweeps and their shared warm-ups.
 
 The Snakefile and the aggregation scripts both call these, so the set of runs a
 table reports on is, by construction, the set of runs the workflow trains.
+
+A run is named by what sets it apart: `{runs_dir}/{task}/{variant}/{settings}/seed{seed}`,
+where `settings` is `base` for the grid's own settings and otherwise the sweep's
+overrides that differ from them (`corrections.temporal.coef=10`). A sweep value
+equal to the grid's setting is the grid's run: every run is trained once, whichever
+target asks for it. Each run starts from the warm-up of its task and seed under
+`{warmups_dir}/{task}/{warmup id}/seed{seed}`, shared by all runs whose first phase
+is the same (`moe.warmup`).
+
+Each trainer configuration is resolved here with the trainer's own code at parse
+time, so a config the trainer would refuse stops `snakemake -n` with the key named.
 """
 
 from __future__ import annotations
 
+import functools
+import json
 import shlex
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from moe.variants import all_variants
 
-RUNS_DIR = "results/runs"
-SWEEPS_DIR = "results/sweeps"
+BASE_SETTINGS = "base"
+
+
+class GridError(ValueError):
+    """A workflow config the trainer would reject; the message names the workflow key."""
+
+
+@dataclass(frozen=True)
+class Run:
+    task: str
+    variant: str
+    settings: str  # `base` or the overrides that set this run apart, as `key=value,...`
+    seed: int
+    run_dir: str
+    warmup_dir: str
+    frames: int
+    overrides: dict = field(hash=False)  # every --set of the run, in the order they apply
+
+    def as_row(self) -> dict:
+        return {"task": self.task, "variant": self.variant, "settings": self.settings, "seed": self.seed,
+                "run_dir": self.run_dir}
 
 
 def task_names(config: Mapping) -> list[str]:
@@ -31,20 +64,6 @@ def variants(config: Mapping) -> list[str]:
     return all_variants(list(config["corrections"]))
 
 
-def run_dir(task: str, variant: str, seed) -> str:
-    return f"{RUNS_DIR}/{task}/{variant}/seed{seed}"
-
-
-def train_runs(config: Mapping) -> list[dict]:
-    """One dict per grid cell: task, variant, seed, run_dir; in config order."""
-    return [
-        {"task": task, "variant": variant, "seed": int(seed), "run_dir": run_dir(task, variant, seed)}
-        for task in task_names(config)
-        for variant in variants(config)
-        for seed in config["seeds"]
-    ]
-
-
 def format_value(value) -> str:
     """A config value as it appears in a path and on the trainer's command line.
 
@@ -54,22 +73,23 @@ def format_value(value) -> str:
         return "true" if value else "false"
     if value is None:
         return "null"
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, separators=(",", ":"))  # JSON is YAML's flow style
     return str(value)
 
 
-def trainer_overrides(config: Mapping, task: str, extra: Mapping | None = None) -> str:
-    """`--set key=value ...` for one run: global overrides, then the task's, then `extra`."""
-    overrides = dict(config["trainer"].get("set") or {})
-    overrides.update(task_entry(config, task).get("set") or {})
-    overrides.update(extra or {})
-    return " ".join(
-        f"--set {shlex.quote(f'{key}={format_value(value)}')}" for key, value in overrides.items()
-    )
+def settings_id(overrides: Mapping) -> str:
+    return ",".join(f"{key}={format_value(value)}" for key, value in sorted(overrides.items())) or BASE_SETTINGS
 
 
-def trainer_config_arg(config: Mapping) -> str:
+def trainer_command(run: Run, config: Mapping) -> str:
+    """The trainer's arguments for one run, less `--out`: `--env ... --set key=value ...`."""
     path = config["trainer"].get("config") or ""
-    return f"--config {shlex.quote(path)}" if path else ""
+    arguments = [f"--env {shlex.quote(run.task)} --variant {shlex.quote(run.variant)} --seed {run.seed} "
+                 f"--frames {run.frames}"]
+    arguments += [f"--config {shlex.quote(path)}"] if path else []
+    arguments += [f"--set {shlex.quote(f'{key}={format_value(value)}')}" for key, value in run.overrides.items()]
+    return " ".join(arguments)
 
 
 def train_runtime_min(config: Mapping, task: str) -> int:
@@ -77,6 +97,170 @@ def train_runtime_min(config: Mapping, task: str) -> int:
     resources = config["resources"]["train"]
     frames = task_entry(config, task)["frames"]
     return int(resources["runtime_base_min"] + -(-frames // resources["frames_per_min"]))
+
+
+# --- resolving the runs ----------------------------------------------------------------
+
+
+def _resolved(config: Mapping, assignments: tuple[str, ...], where: str) -> dict:
+    """The trainer's config for these --set assignments; a refusal names the first assignment it refuses."""
+    from moe.errors import ConfigError
+
+    config_file = config["trainer"].get("config") or None
+    try:
+        return _resolve_cached(config_file, assignments)
+    except ConfigError as error:
+        culprit = ""
+        for count in range(len(assignments) + 1):
+            try:
+                _resolve_cached(config_file, assignments[:count])
+            except ConfigError:
+                culprit = f" ({assignments[count - 1]})" if count else f" (trainer.config {config_file})"
+                break
+        raise GridError(f"Invalid config: key '{where}'{culprit}: the trainer refuses it: {error}") from None
+
+
+@functools.lru_cache(maxsize=None)
+def _resolve_cached(config_file: str | None, assignments: tuple[str, ...]) -> dict:
+    from moe.config import resolve
+
+    return resolve(config_file, list(assignments))
+
+
+def _assignments(overrides: Mapping) -> tuple[str, ...]:
+    return tuple(f"{key}={format_value(value)}" for key, value in overrides.items())
+
+
+def _base_overrides(config: Mapping, task_index: int) -> dict:
+    """trainer.set, then the task's set, then the task's warm-up length as the first phase's end."""
+    entry = config["tasks"][task_index]
+    overrides = {**(config["trainer"].get("set") or {}), **(entry.get("set") or {})}
+    if entry.get("warmup_frames") is not None:
+        where = f"tasks.{task_index}.warmup_frames"
+        if not 0 < entry["warmup_frames"] < entry["frames"]:
+            raise GridError(f"Invalid config: key '{where}': {entry['warmup_frames']} is not between 0 and "
+                            f"the task's frames ({entry['frames']})")
+        phases = [dict(phase) for phase in _resolved(config, _assignments(overrides), where)["phases"]]
+        phases[0]["end"] = entry["warmup_frames"] / entry["frames"]
+        overrides["phases"] = phases
+    return overrides
+
+
+def _sweep_settings(entry: Mapping) -> dict[str, dict]:
+    """label -> overrides, for a sweep of one key over values or of named sets of overrides."""
+    if "settings" in entry:
+        return {label: dict(overrides) for label, overrides in entry["settings"].items()}
+    return {format_value(value): {entry["key"]: value} for value in entry["values"]}
+
+
+def _differing(overrides: Mapping, base: dict, resolved: dict) -> dict:
+    """The overrides that change the resolved config, compared key by key with the base."""
+    def lookup(tree, dotted):
+        for part in dotted.split("."):
+            if not isinstance(tree, dict) or part not in tree:
+                return object()  # a key the base lacks: always a difference
+            tree = tree[part]
+        return tree
+
+    return {key: value for key, value in overrides.items() if lookup(resolved, key) != lookup(base, key)}
+
+
+def _check_names(config: Mapping) -> None:
+    """Task ids the trainer knows, once each; corrections and sweep variants the trainer can make."""
+    from moe.environments import check_env_id
+    from moe.errors import ConfigError
+    from moe.variants import parse_variant
+
+    names = task_names(config)
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise GridError(f"Invalid config: key 'tasks': duplicate task name(s) {duplicates}")
+    for index, name in enumerate(names):
+        try:
+            check_env_id(name)
+        except ConfigError as error:
+            raise GridError(f"Invalid config: key 'tasks.{index}.name': {error}") from None
+    known = list(_resolved(config, _assignments(config["trainer"].get("set") or {}), "trainer.set")["corrections"])
+    unknown = [name for name in config["corrections"] if name not in known]
+    if unknown:
+        raise GridError(f"Invalid config: key 'corrections': {unknown} unknown to the trainer (it knows "
+                        f"{', '.join(known)}); a new correction needs its entry in moe/corrections.py and "
+                        "moe/default_config.yaml")
+    if list(config["corrections"]) != [name for name in known if name in config["corrections"]]:
+        raise GridError(f"Invalid config: key 'corrections': {list(config['corrections'])} must follow the "
+                        f"trainer's canonical order {known}")
+    for sweep, entry in config["sweeps"].items():
+        try:
+            parse_variant(entry["variant"], known)
+        except ValueError as error:
+            raise GridError(f"Invalid config: key 'sweeps.{sweep}.variant': {error}") from None
+        unknown = [task for task in entry.get("tasks") or [] if task not in names]
+        if unknown:
+            raise GridError(f"Invalid config: key 'sweeps.{sweep}.tasks': {unknown} not in the config's tasks {names}")
+
+
+def _build(config: Mapping) -> dict:
+    from moe.warmup import signature_id, warmup_signature
+
+    _check_names(config)
+    runs_dir, warmups_dir = config["runs_dir"], config["warmups_dir"]
+    runs: dict[tuple, Run] = {}
+    grid: list[Run] = []
+    sweeps: dict[str, list[tuple[str, Run]]] = {name: [] for name in config["sweeps"]}
+    warmups: dict[str, Run] = {}
+
+    def add(task_index: int, variant: str, seed: int, extra: Mapping, where: str) -> Run:
+        entry = config["tasks"][task_index]
+        base = _base_overrides(config, task_index)
+        base_config = _resolved(config, _assignments(base), f"tasks.{task_index}.set")
+        resolved = _resolved(config, _assignments({**base, **extra}), where)
+        try:
+            signature = warmup_signature(resolved, entry["name"], variant, int(seed), entry["frames"])
+        except ValueError as error:  # a variant the trainer's corrections cannot make
+            raise GridError(f"Invalid config: key '{where}': {error}") from None
+        differing = _differing(extra, base_config, resolved)
+        settings = settings_id(differing)
+        warmup_dir = f"{warmups_dir}/{entry['name']}/{signature_id(signature)}/seed{seed}"
+        run = Run(entry["name"], variant, settings, int(seed),
+                  f"{runs_dir}/{entry['name']}/{variant}/{settings}/seed{seed}", warmup_dir, entry["frames"],
+                  {**base, **differing})
+        run = runs.setdefault((run.task, variant, settings, run.seed), run)
+        warmups.setdefault(warmup_dir, run)
+        return run
+
+    for task_index in range(len(config["tasks"])):
+        for variant in variants(config):
+            for seed in config["seeds"]:
+                grid.append(add(task_index, variant, seed, {}, "trainer.set"))
+    names = task_names(config)
+    for name, entry in config["sweeps"].items():
+        tasks = entry.get("tasks") or names
+        seeds = entry.get("seeds") or config["seeds"]
+        for label, extra in _sweep_settings(entry).items():
+            for task in tasks:
+                for seed in seeds:
+                    run = add(names.index(task), entry["variant"], seed, extra, f"sweeps.{name}")
+                    sweeps[name].append((label, run))
+    return {"runs": runs, "grid": grid, "sweeps": sweeps, "warmups": warmups}
+
+
+_BUILT: dict[str, dict] = {}
+
+
+def build(config: Mapping) -> dict:
+    """Every run and warm-up of the config, resolved once per config."""
+    key = json.dumps(config, sort_keys=True, default=str)
+    if key not in _BUILT:
+        _BUILT[key] = _build(config)
+    return _BUILT[key]
+
+
+# --- what the rules and the analysis ask -----------------------------------------------
+
+
+def train_runs(config: Mapping) -> list[dict]:
+    """One dict per grid cell: task, variant, settings, seed, run_dir; in config order."""
+    return [run.as_row() for run in build(config)["grid"]]
 
 
 def sweep_entry(config: Mapping, sweep: str) -> Mapping:
@@ -87,31 +271,28 @@ def sweep_entry(config: Mapping, sweep: str) -> Mapping:
 
 
 def sweep_values(config: Mapping, sweep: str) -> list[str]:
-    return [format_value(value) for value in sweep_entry(config, sweep)["values"]]
-
-
-def sweep_dir(sweep: str, value: str, task: str, seed) -> str:
-    return f"{SWEEPS_DIR}/{sweep}/{value}/{task}/seed{seed}"
+    """The sweep's setting labels, in config order (its figure's x axis)."""
+    return list(_sweep_settings(sweep_entry(config, sweep)))
 
 
 def sweep_runs(config: Mapping, sweep: str) -> list[dict]:
-    """One dict per sweep cell: sweep, value, task, variant, seed, run_dir.
+    """One dict per sweep cell: sweep, setting (its label), task, variant, settings, seed, run_dir."""
+    sweep_entry(config, sweep)
+    return [{"sweep": sweep, "setting": label, **run.as_row()} for label, run in build(config)["sweeps"][sweep]]
 
-    A sweep's `tasks` and `seeds` default (empty list) to the main grid's.
-    """
-    entry = sweep_entry(config, sweep)
-    tasks = list(entry.get("tasks") or task_names(config))
-    seeds = list(entry.get("seeds") or config["seeds"])
-    return [
-        {
-            "sweep": sweep,
-            "setting": value,
-            "task": task,
-            "variant": entry["variant"],
-            "seed": int(seed),
-            "run_dir": sweep_dir(sweep, value, task, seed),
-        }
-        for value in sweep_values(config, sweep)
-        for task in tasks
-        for seed in seeds
-    ]
+
+def run(config: Mapping, task: str, variant: str, settings: str, seed) -> Run:
+    """The run a `train` job's wildcards name."""
+    try:
+        return build(config)["runs"][(task, variant, settings, int(seed))]
+    except KeyError:
+        raise KeyError(f"no run {task}/{variant}/{settings}/seed{seed} in the config's grid or sweeps") from None
+
+
+def warmup(config: Mapping, warmup_dir: str) -> Run:
+    """A run that the warm-up in `warmup_dir` serves: its settings train the warm-up."""
+    return build(config)["warmups"][warmup_dir]
+
+
+def warmup_dirs(config: Mapping) -> list[str]:
+    return list(build(config)["warmups"])

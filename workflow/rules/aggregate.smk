@@ -25,8 +25,6 @@ rule aggregate_final:
         caption="Final router entropy and return per task and variant (mean and 95% bootstrap CI across seeds).",
         label="tab:final_metrics",
         return_threshold=config["analysis"]["return_threshold"],
-    conda:
-        "../envs/moe.yaml"
     script:
         "../scripts/aggregate_final.py"
 
@@ -45,7 +43,5 @@ rule aggregate_curves:
         runs=grid.train_runs(config),
         group_cols=["task", "variant"],
         points=config["curve_points"],
-    conda:
-        "../envs/moe.yaml"
     script:
         "../scripts/aggregate_curves.py"

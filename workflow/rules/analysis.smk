@@ -26,8 +26,6 @@ rule analyse_effects:
         metrics=config["analysis"]["effect_metrics"],
         caption="Factorial effects of the corrections per task: main effects and interactions (mean at + minus mean at -, 95% bootstrap CI over seeds).",
         label="tab:factorial_effects",
-    conda:
-        "../envs/moe.yaml"
     script:
         "../scripts/analyse_effects.py"
 
@@ -53,8 +51,6 @@ rule plot_effects:
     params:
         tasks=grid.task_names(config),
         metrics=config["analysis"]["effect_metrics"],
-    conda:
-        "../envs/moe.yaml"
     script:
         "../scripts/plot_effects.py"
 
@@ -81,8 +77,6 @@ rule analyse_robust:
         baseline="baseline",
         caption="Across tasks: interquartile mean and probability of improving on the baseline per variant (95% stratified bootstrap CI).",
         label="tab:robust_aggregates",
-    conda:
-        "../envs/moe.yaml"
     script:
         "../scripts/analyse_robust.py"
 
@@ -108,8 +102,6 @@ rule plot_robust:
     params:
         variants=grid.variants(config),
         baseline="baseline",
-    conda:
-        "../envs/moe.yaml"
     script:
         "../scripts/plot_robust.py"
 
@@ -130,8 +122,6 @@ rule analyse_specialisation:
         "results/tables/specialisation.log",
     benchmark:
         "results/tables/specialisation.benchmark.tsv"
-    conda:
-        "../envs/moe.yaml"
     script:
         "../scripts/analyse_specialisation.py"
 
@@ -158,8 +148,6 @@ rule plot_expert_usage:
         kind="usage",
         tasks=grid.task_names(config),
         variants=grid.variants(config),
-    conda:
-        "../envs/moe.yaml"
     script:
         "../scripts/plot_specialisation.py"
 
@@ -209,7 +197,5 @@ rule plot_entropy_scatter:
     params:
         tasks=grid.task_names(config),
         variants=grid.variants(config),
-    conda:
-        "../envs/moe.yaml"
     script:
         "../scripts/plot_entropy_scatter.py"

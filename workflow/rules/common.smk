@@ -1,13 +1,14 @@
 # Config validation and the helpers the rules share. No rules here: the grid logic
 # lives in moe.analysis.grid (unit-tested) so the workflow and the aggregation
-# scripts agree on which runs exist.
+# scripts agree on which runs exist. Every trainer configuration the workflow will
+# launch is resolved here with the trainer's own code (grid.build), so a config the
+# trainer would refuse stops `snakemake -n` with one line naming the key.
 import os
 
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from moe.analysis import grid
-from moe.variants import parse_variant
 
 
 def _config_error(error):
@@ -33,25 +34,20 @@ except WorkflowError as error:
     raise _config_error(error) from None
 
 
-def _check_config_semantics():
-    """What the schema cannot say: unique task names, sweeps naming known tasks and variants."""
-    names = grid.task_names(config)
-    duplicates = sorted({name for name in names if names.count(name) > 1})
-    if duplicates:
-        raise WorkflowError(f"Invalid config: key 'tasks': duplicate task name(s) {duplicates}")
-    for sweep, entry in config["sweeps"].items():
-        try:
-            parse_variant(entry["variant"], list(config["corrections"]))
-        except ValueError as error:
-            raise WorkflowError(f"Invalid config: key 'sweeps.{sweep}.variant': {error}") from None
-        unknown = [task for task in entry["tasks"] if task not in names]
-        if unknown:
-            raise WorkflowError(
-                f"Invalid config: key 'sweeps.{sweep}.tasks': {unknown} not in the config's tasks {names}"
-            )
+try:
+    grid.build(config)
+except grid.GridError as error:
+    raise WorkflowError(str(error)) from None
+
+RUNS_DIR = config["runs_dir"]
+WARMUPS_DIR = config["warmups_dir"]
+LOGS_DIR = config["logs_dir"]
+BENCHMARKS_DIR = config["benchmarks_dir"]
 
 
-_check_config_semantics()
+def run_of(wildcards):
+    """The run a `train` job's wildcards name (grid or sweep)."""
+    return grid.run(config, wildcards.task, wildcards.variant, wildcards.settings, wildcards.seed)
 
 
 def run_files(runs, filename):

@@ -24,8 +24,6 @@ rule plot_learning_curves:
         tasks=grid.task_names(config),
         hue="variant",
         hue_order=grid.variants(config),
-    conda:
-        "../envs/moe.yaml"
     script:
         "../scripts/plot_learning_curves.py"
 
@@ -54,8 +52,6 @@ rule plot_final_router_entropy:
         x="variant",
         order=grid.variants(config),
         tasks=grid.task_names(config),
-    conda:
-        "../envs/moe.yaml"
     script:
         "../scripts/plot_final_metrics.py"
 

@@ -1,37 +1,12 @@
 # Ablation sweeps: one trainer setting (e.g. lambda_T = corrections.temporal.coef)
-# over a list of values for one variant. Each sweep in config["sweeps"] gets a target
-# rule `sweep_<name>` (not part of `all`):
+# over a list of values for one variant, or named sets of settings. Each sweep in
+# config["sweeps"] gets a target rule `sweep_<name>` (not part of `all`):
 #
 #     snakemake --cores 8 sweep_temporal_coef
 #
-# Training reuses the `train` rule (same shell command, resources, log, benchmark)
-# with its own output paths; the swept value comes from the `setting` wildcard and
-# reaches the trainer as one more --set override.
-
-
-use rule train as train_sweep with:
-    output:
-        final="results/sweeps/{sweep}/{setting}/{task}/seed{seed}/final.json",
-        metrics="results/sweeps/{sweep}/{setting}/{task}/seed{seed}/metrics.csv",
-        eval_episode="results/sweeps/{sweep}/{setting}/{task}/seed{seed}/eval_episode.csv",
-        run_config="results/sweeps/{sweep}/{setting}/{task}/seed{seed}/config.yaml",
-    log:
-        "results/sweeps/{sweep}/{setting}/{task}/seed{seed}/train.log",
-    benchmark:
-        "results/sweeps/{sweep}/{setting}/{task}/seed{seed}/train.benchmark.tsv"
-    params:
-        trainer=config["trainer"]["command"],
-        trainer_config=grid.trainer_config_arg(config),
-        task=lambda wildcards: wildcards.task,
-        variant=lambda wildcards: grid.sweep_entry(config, wildcards.sweep)["variant"],
-        seed=lambda wildcards: wildcards.seed,
-        frames=lambda wildcards: grid.task_entry(config, wildcards.task)["frames"],
-        out_dir=lambda wildcards, output: os.path.dirname(output.final),
-        overrides=lambda wildcards: grid.trainer_overrides(
-            config,
-            wildcards.task,
-            {grid.sweep_entry(config, wildcards.sweep)["key"]: wildcards.setting},
-        ),
+# Its runs are ordinary runs of the `train` rule, named by the settings that set
+# them apart ({runs_dir}/{task}/{variant}/{settings}/seed{seed}); a value equal to
+# the grid's own setting is the grid's run, trained once (moe.analysis.grid).
 
 
 use rule aggregate_final as aggregate_sweep with:

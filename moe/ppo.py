@@ -1,0 +1,229 @@
+"""PPO for the MoE agent, read top to bottom: rollout -> advantages -> update (docs/DESIGN.md).
+
+One update collects `rollout_steps` steps from `num_envs` environments with the
+current policy, computes generalised advantages, then runs `epochs` passes of
+minibatch gradient steps on the clipped PPO loss plus the phase's router terms.
+The run's lifecycle (checkpoints, resume, evaluation, command line) is in
+`moe/train.py`; the router terms are in `moe/corrections.py`.
+
+Shapes: T = rollout_steps, N = num_envs, K = experts, A = actions, H x W the view.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+from moe.corrections import CORRECTIONS, RouterBatch, correction_loss, router_entropy
+from moe.environments import EnvBatch, observation_tensors
+from moe.metrics import entropy, expert_similarity, switch_rate
+
+
+class NonFiniteLoss(RuntimeError):
+    pass
+
+
+@dataclass
+class RolloutCarry:
+    """What one rollout hands to the next: where each environment stands."""
+
+    image: torch.Tensor  # (N, H, W, 3) uint8, the next observation
+    direction: torch.Tensor  # (N,) int64
+    episode_start: torch.Tensor  # (N,) bool: the next step starts an episode
+    alpha: torch.Tensor  # (N, K) the router's output at the last step, alpha_{t-1} of the next one
+    episode_return: np.ndarray  # (N,) return so far of each running episode
+    episode_length: np.ndarray  # (N,)
+
+
+@dataclass
+class Rollout:
+    """The steps of one rollout, each tensor (T, N, ...), time first."""
+
+    images: torch.Tensor  # (T, N, H, W, 3) uint8
+    directions: torch.Tensor  # (T, N)
+    actions: torch.Tensor  # (T, N)
+    log_probs: torch.Tensor  # (T, N) log pi(a_t | s_t) of the taken action, at collection time
+    values: torch.Tensor  # (T, N)
+    alphas: torch.Tensor  # (T, N, K)
+    expert_logits: torch.Tensor  # (T, N, K, A)
+    rewards: torch.Tensor  # (T, N)
+    dones: torch.Tensor  # (T, N) bool: the step ended its episode (terminated or truncated)
+    episode_starts: torch.Tensor  # (T, N) bool: the step is its episode's first (m_t = 0)
+    prev_alphas: torch.Tensor  # (T, N, K) alpha_{t-1}, the temporal term's target
+    finished_returns: list[float]  # episodes that ended during the rollout
+    finished_lengths: list[int]
+    env_seconds: float
+
+
+def collect_rollout(agent, envs: EnvBatch, carry: RolloutCarry, steps: int, device) -> tuple[Rollout, RolloutCarry]:
+    """Step all environments `steps` times with the current policy.
+
+    Each step's results are kept in lists and stacked once at the end: on a CPU every
+    tensor operation costs microseconds, and writing each step into buffers was 8 us
+    of a frame.
+    """
+    images, directions, actions, action_log_probs, values, log_alphas, expert_logits = [], [], [], [], [], [], []
+    rewards, dones = [], []
+    finished_returns, finished_lengths = [], []
+    episode_return, episode_length = carry.episode_return.copy(), carry.episode_length.copy()
+    image, direction = carry.image, carry.direction
+    env_seconds = 0.0
+    for _ in range(steps):
+        images.append(image)
+        directions.append(direction)
+        with torch.inference_mode():  # no_grad's per-operation bookkeeping cost 1 us a frame
+            output = agent(image, direction)
+            # action_log_probs are normalised log-probabilities: no Categorical needed.
+            action = torch.multinomial(output.action_log_probs.exp(), 1).squeeze(1)
+        actions.append(action)
+        action_log_probs.append(output.action_log_probs)
+        values.append(output.value)
+        log_alphas.append(output.log_alpha)
+        expert_logits.append(output.expert_logits)
+
+        started = time.perf_counter()
+        observation, reward, terminated, truncated = envs.step(action.tolist())
+        env_seconds += time.perf_counter() - started
+        # MiniGrid's time limit is part of the task (the reward decays with time): a
+        # truncation ends the episode like a termination, with no bootstrap.
+        done = terminated | truncated
+        rewards.append(reward)
+        dones.append(done)
+        image, direction = observation_tensors(observation, device)
+
+        episode_return += reward
+        episode_length += 1
+        if done.any():
+            finished_returns.extend(episode_return[done])
+            finished_lengths.extend(episode_length[done])
+            episode_return[done] = 0.0
+            episode_length[done] = 0
+
+    actions = torch.stack(actions)
+    alphas = torch.stack(log_alphas).exp()
+    dones = torch.from_numpy(np.stack(dones)).to(device)
+    rollout = Rollout(
+        images=torch.stack(images), directions=torch.stack(directions), actions=actions,
+        log_probs=torch.stack(action_log_probs).gather(2, actions.unsqueeze(2)).squeeze(2),
+        values=torch.stack(values), alphas=alphas, expert_logits=torch.stack(expert_logits),
+        rewards=torch.from_numpy(np.stack(rewards).astype(np.float32)).to(device), dones=dones,
+        # A step starts an episode when the step before it ended one; the rollout's first
+        # step, and its first router target, carry over from the previous rollout.
+        episode_starts=torch.cat([carry.episode_start.unsqueeze(0), dones[:-1]]),
+        prev_alphas=torch.cat([carry.alpha.unsqueeze(0), alphas[:-1]]),
+        finished_returns=finished_returns, finished_lengths=finished_lengths, env_seconds=env_seconds,
+    )
+    # Copies, not views: a checkpoint would otherwise save the whole rollout's storage.
+    next_carry = RolloutCarry(image, direction, dones[-1].clone(), alphas[-1].clone(), episode_return, episode_length)
+    return rollout, next_carry
+
+
+def compute_advantages(agent, rollout: Rollout, carry: RolloutCarry, gamma: float, gae_lambda: float):
+    """Generalised advantage estimation, restarted at every episode end: (advantages, returns), each (T, N)."""
+    with torch.no_grad():
+        next_value = agent(carry.image, carry.direction).value
+    not_done = (~rollout.dones).float()
+    following_values = torch.cat([rollout.values[1:], next_value.unsqueeze(0)])
+    deltas = rollout.rewards + gamma * following_values * not_done - rollout.values
+    discounts = gamma * gae_lambda * not_done
+    advantages = torch.zeros_like(rollout.rewards)
+    running = torch.zeros_like(next_value)
+    for step in reversed(range(len(rollout.rewards))):
+        running = deltas[step] + discounts[step] * running
+        advantages[step] = running
+    return advantages, advantages + rollout.values
+
+
+def loss_weights(config: dict, active_corrections: list[str], phase: str) -> dict[str, float]:
+    """Coefficient of each router term in this phase (0 when off)."""
+    weights = {"router_entropy": -config["router_entropy_coef"]}
+    for name, settings in config["corrections"].items():
+        active = name in active_corrections and phase in settings["phases"]
+        weights[name] = settings["coef"] if active else 0.0
+        if active and CORRECTIONS[name].replaces_router_entropy_bonus:
+            weights["router_entropy"] = 0.0
+    return weights
+
+
+def ppo_update(agent, optimizer, rollout: Rollout, advantages: torch.Tensor, returns: torch.Tensor,
+               weights: dict[str, float], config: dict, minibatch_generator: torch.Generator) -> dict[str, float]:
+    """`epochs` passes over the rollout in shuffled minibatches; the mean of each loss term."""
+    frames = rollout.actions.numel()
+    flat = lambda tensor: tensor.reshape(frames, *tensor.shape[2:])  # noqa: E731  (T, N, ...) -> (T*N, ...)
+    images, directions, actions = flat(rollout.images), flat(rollout.directions), flat(rollout.actions)
+    old_log_probs, old_values = flat(rollout.log_probs), flat(rollout.values)
+    advantages, returns = flat(advantages), flat(returns)
+    prev_alphas, episode_starts = flat(rollout.prev_alphas), flat(rollout.episode_starts)
+    device = rollout.actions.device
+    sums: dict[str, torch.Tensor] = {}
+    count = 0
+    for _ in range(config["epochs"]):
+        order = torch.randperm(frames, generator=minibatch_generator).to(device)
+        for start in range(0, frames, config["minibatch_size"]):
+            index = order[start:start + config["minibatch_size"]]
+            output = agent(images[index], directions[index])
+            log_probs = output.action_log_probs.gather(1, actions[index, None]).squeeze(1)
+            ratio = torch.exp(log_probs - old_log_probs[index])
+            clipped_ratio = torch.clamp(ratio, 1 - config["clip"], 1 + config["clip"])
+            advantage = advantages[index]
+            loss_policy = -torch.min(ratio * advantage, clipped_ratio * advantage).mean()
+            clipped_value = old_values[index] + torch.clamp(
+                output.value - old_values[index], -config["clip"], config["clip"])
+            loss_value = torch.max((output.value - returns[index]) ** 2,
+                                   (clipped_value - returns[index]) ** 2).mean()
+            policy_entropy = entropy(output.action_log_probs.exp()).mean()
+            terms = {
+                "policy": loss_policy,
+                "value": config["value_coef"] * loss_value,
+                "policy_entropy": -config["policy_entropy_coef"] * policy_entropy,
+                "router_entropy": weights["router_entropy"] * router_entropy(output.alpha, output.log_alpha),
+            }
+            batch = RouterBatch(output.alpha, output.log_alpha, output.expert_logits,
+                                prev_alphas[index], episode_starts[index])
+            for name, settings in config["corrections"].items():
+                if weights[name]:
+                    terms[name] = weights[name] * correction_loss(name, settings, batch)
+                else:
+                    terms[name] = torch.zeros(())
+            loss = sum(terms.values())
+            if not torch.isfinite(loss):
+                raise NonFiniteLoss(f"non-finite loss {loss.item()}")
+            optimizer.zero_grad()
+            loss.backward()
+            nn.utils.clip_grad_norm_(agent.parameters(), config["max_grad_norm"])
+            optimizer.step()
+            # Summed as tensors: one device-to-host transfer per update, not per minibatch.
+            for name, value in terms.items():
+                sums[f"loss_{name}"] = sums.get(f"loss_{name}", 0.0) + value.detach()
+            sums["policy_entropy"] = sums.get("policy_entropy", 0.0) + policy_entropy.detach()
+            count += 1
+    return {key: float(total) / count for key, total in sums.items()}
+
+
+def rollout_statistics(rollout: Rollout) -> dict[str, float]:
+    """Router statistics of the rollout's steps, pooled (one PPO update's row of metrics.csv)."""
+    alphas = rollout.alphas.reshape(-1, rollout.alphas.shape[-1])
+    usage = alphas.mean(0)
+    router_entropy_mean, marginal = float(entropy(alphas).mean()), float(entropy(usage))
+    statistics = {
+        "router_entropy": router_entropy_mean,
+        "marginal_router_entropy": marginal,
+        "router_mutual_information": marginal - router_entropy_mean,
+        "expert_similarity": float(expert_similarity(rollout.expert_logits).mean()),
+        "switch_rate": switch_rate(rollout.alphas.argmax(-1), rollout.episode_starts),
+    }
+    statistics.update({f"usage_expert_{k}": float(u) for k, u in enumerate(usage)})
+    return statistics
+
+
+def episode_statistics(rollout: Rollout) -> dict[str, float]:
+    """Return, success and length of the episodes that ended during the rollout (NaN if none did)."""
+    returns = np.asarray(rollout.finished_returns)
+    if not len(returns):
+        return {"return_mean": float("nan"), "success_rate": float("nan"), "episode_length": float("nan")}
+    return {"return_mean": float(returns.mean()), "success_rate": float((returns > 0).mean()),
+            "episode_length": float(np.mean(rollout.finished_lengths))}

@@ -1,0 +1,50 @@
+"""The shared warm-up: which runs may start from the same trained first phase.
+
+Corrections act from the second phase on (unless a correction's config lists the
+first phase), so all variants of a task and seed train the first phase bit for
+bit alike. The workflow trains it once per distinct signature and starts every
+run from it; `tests/test_train.py` checks that the result equals an
+uninterrupted run's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+
+from moe.config import phase_at
+from moe.variants import BASELINE, parse_variant
+
+#: Written last into a warm-up's directory: the warm-up is finished and has this signature.
+WARMUP_MARKER = "warmup.json"
+#: Settings that never touch training numbers; the phases count through the warm-up's length.
+_NOT_TRAINING = ("eval", "checkpoint", "phases", "corrections", "tensorboard")
+
+
+def warmup_updates(config: dict, frames: int) -> int:
+    """Updates in the first phase of a run of `frames` frames."""
+    updates = math.ceil(frames / (config["num_envs"] * config["rollout_steps"]))
+    first = config["phases"][0]["name"]
+    return sum(1 for index in range(updates) if phase_at(config["phases"], index / updates) == first)
+
+
+def warmup_signature(config: dict, env_id: str, variant: str, seed: int, frames: int) -> dict:
+    """Everything that decides the first phase's numbers: equal signatures, identical warm-ups.
+
+    Corrections that the variant does not run in the first phase only add zeros
+    there, so they and their settings are left out.
+    """
+    first_phase = config["phases"][0]["name"]
+    in_warmup = [name for name in parse_variant(variant, list(config["corrections"]))
+                 if first_phase in config["corrections"][name]["phases"]]
+    training = {key: value for key, value in config.items() if key not in _NOT_TRAINING}
+    training["corrections"] = {name: config["corrections"][name] for name in in_warmup}
+    return {"env": env_id, "seed": seed, "variant_in_warmup": "+".join(in_warmup) or BASELINE,
+            "warmup_updates": warmup_updates(config, frames), "training": training}
+
+
+def signature_id(signature: dict) -> str:
+    """A short, stable name for a warm-up's settings (its env and seed left out: they name its directory)."""
+    settings = {key: value for key, value in signature.items() if key not in ("env", "seed")}
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:10]
