@@ -54,7 +54,7 @@ class DodgeEnv(MultiIntentEnv):
 
     @staticmethod
     def _gen_mission() -> str:
-        return "get to the goal without touching the balls"
+        return "avoid the blue ball and get to the goal"
 
     def _gen_grid(self, width: int, height: int) -> None:
         self.grid = Grid(width, height)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from minigrid.core.grid import Grid
-from minigrid.core.world_object import Door, Goal, Lava
+from minigrid.core.world_object import Goal, Lava
 
 from envs.base import MultiIntentEnv, Wanderer
 
@@ -17,6 +17,21 @@ class Monster(Wanderer):
         super().__init__("red")
 
 
+class ClosedExit(Goal):
+    """The exit while the monster lives: a purple goal square that cannot be entered.
+
+    A goal rather than a locked door, so that the level has its goal from
+    the first step (Minigrid's ``DirectionObsWrapper`` points at the goal
+    and refuses a level without one); its colour tells it from the open exit.
+    """
+
+    def __init__(self):
+        super().__init__("purple")
+
+    def can_overlap(self) -> bool:
+        return False
+
+
 class HuntEnv(MultiIntentEnv):
     """Strike the wandering monster, then leave through the exit.
 
@@ -24,8 +39,8 @@ class HuntEnv(MultiIntentEnv):
     An open room with a red monster that moves to a random neighbouring free
     cell every step, a few lava tiles (``n_lava``, default ``size // 4``;
     never touching each other or the exit, so the room stays connected) and
-    the exit in the bottom-right corner: a locked purple door that no key
-    opens. The agent starts in the top-left quarter. Striking the monster
+    the exit in the bottom-right corner: a purple goal square that cannot be
+    entered. The agent starts in the top-left quarter. Striking the monster
     (toggle while facing it) removes it and turns the exit into a green goal.
 
     ## Intents (persistent)
@@ -62,16 +77,13 @@ class HuntEnv(MultiIntentEnv):
 
     @staticmethod
     def _gen_mission() -> str:
-        return "strike the monster, then get to the exit"
+        return "use the red ball, then get to the green goal square"
 
     def _gen_grid(self, width: int, height: int) -> None:
         self.grid = Grid(width, height)
         self.grid.wall_rect(0, 0, width, height)
-        # The exit stays a locked door (no key opens it) until the monster is
-        # struck; only then does it become a goal: MiniGrid ends an episode on
-        # any goal the agent walks at, so a "closed goal" would not hold.
         self.exit_pos = (width - 2, height - 2)
-        self.put_obj(Door("purple", is_locked=True), *self.exit_pos)
+        self.put_obj(ClosedExit(), *self.exit_pos)
 
         for _ in range(self.n_lava):
             self.place_obj(Lava(), reject_fn=_touches_blocker)
@@ -95,9 +107,15 @@ class HuntEnv(MultiIntentEnv):
         elif self.monster_alive:
             self._wander(self.monster)
 
+        facing_closed_exit = isinstance(self.grid.get(*self.front_pos), ClosedExit)
+
         obs, reward, terminated, truncated, info = super().step(action)
         if facing_monster and action == self.actions.forward:
             terminated = True
+            reward = 0
+        if facing_closed_exit and action == self.actions.forward:
+            # MiniGrid ends the episode at any goal-type cell walked at, open or not.
+            terminated = False
             reward = 0
         return obs, reward, terminated, truncated, info
 
@@ -115,6 +133,6 @@ def _touches_blocker(env: HuntEnv, pos: tuple[int, int]) -> bool:
     for dx in (-1, 0, 1):
         for dy in (-1, 0, 1):
             cell = env.grid.get(x + dx, y + dy)
-            if cell is not None and cell.type in ("lava", "door"):
+            if isinstance(cell, (Lava, ClosedExit)):
                 return True
     return False

@@ -17,7 +17,7 @@ from gymnasium.utils.env_checker import check_env
 from gymnasium.utils.passive_env_checker import env_render_passive_checker
 from minigrid.core.actions import Actions
 from minigrid.core.constants import COLOR_TO_IDX, OBJECT_TO_IDX
-from minigrid.core.world_object import Lava
+from minigrid.core.world_object import Goal, Lava
 
 import envs
 
@@ -202,6 +202,9 @@ def test_hunt_intent_persists_until_the_monster_is_struck():
     assert unseen > 0
 
     env = _hunt_facing_monster()
+    closed_exit = env.grid.get(*env.exit_pos)
+    assert closed_exit.type == "goal"  # the level has its goal from the start (DirectionObsWrapper)
+    assert closed_exit.encode() != Goal().encode()  # ... and the agent sees that it is closed
     _stand_facing(env, env.exit_pos)
     for action in (Actions.forward, Actions.toggle):  # the closed exit neither lets through nor opens
         _, reward, terminated, _, info = env.step(action)
