@@ -35,19 +35,17 @@ class ClosedExit(Goal):
 class HuntEnv(MultiIntentEnv):
     """Strike the wandering monster, then leave through the exit.
 
-    ## Level
-    An open room with a red monster that moves to a random neighbouring free
-    cell every step, a few lava tiles (``n_lava``, default ``size // 4``;
-    never touching each other or the exit, so the room stays connected) and
-    the exit in the bottom-right corner: a purple goal square that cannot be
-    entered. The agent starts in the top-left quarter. Striking the monster
-    (toggle while facing it) removes it and turns the exit into a green goal.
+    ## Description
+    An open room with a monster, a red ball that moves to a random
+    neighbouring free cell every step, a few lava tiles (``n_lava``, default
+    ``size // 4``; never touching each other or the exit, so the room stays
+    connected) and the exit in the bottom-right corner: a purple goal square
+    that cannot be entered (a goal rather than a locked door, so that
+    wrappers that look for the level's goal, such as ``DirectionObsWrapper``,
+    find it from the first step). The agent starts in the top-left quarter.
+    Striking the monster (toggle while facing it) removes it and turns the
+    exit into a green goal.
 
-    ## Intents (persistent)
-    - ``hunt``: the monster is alive, wherever it is, in view or not;
-    - ``reach_exit``: the monster has been struck.
-
-    ## Dynamics
     Each step the monster moves first, then the agent acts. What the agent
     does to the cell in front of it is judged on the state it observed: a
     toggle at a monster in front strikes it before it can move away, and
@@ -55,10 +53,48 @@ class HuntEnv(MultiIntentEnv):
     Dynamic-Obstacles rule). The monster never steps onto the agent, so
     deaths are always the agent's own move.
 
+    ## Mission Space
+    "use the red ball, then get to the green goal square" (in Minigrid's
+    mission vocabulary, which has no "strike" or "monster": "use" is its
+    verb for acting on an object, here the toggle that strikes).
+
+    ## Action Space
+    | Num | Name    | Action                                  |
+    |-----|---------|-----------------------------------------|
+    | 0   | left    | Turn left                               |
+    | 1   | right   | Turn right                              |
+    | 2   | forward | Move forward                            |
+    | 3   | pickup  | Unused (the monster cannot be carried)  |
+    | 4   | drop    | Unused                                  |
+    | 5   | toggle  | Strike the monster in front             |
+    | 6   | done    | Unused                                  |
+
+    ## Observation Space
+    MiniGrid's: the egocentric 7x7x3 ``image`` (object, colour, state per
+    cell), ``direction`` and ``mission``. ``info["intent"]`` on every
+    ``reset`` and ``step`` is the intent of the state the next action is
+    taken in:
+    - ``hunt``: the monster is alive, wherever it is, in view or not;
+    - ``reach_exit``: the monster has been struck.
+
+    The label persists while the monster is out of view: then the view
+    alone does not say which intent holds (unless it shows the exit's
+    colour), only the episode's history does, since the agent has not
+    struck the monster yet. That is deliberate: a router that keeps its
+    choice across such frames is what the ``temporal`` correction rewards.
+
     ## Rewards
-    ``1 - 0.9 * step_count / max_steps`` for stepping on the opened exit.
-    Walking into the monster or into lava ends the episode with 0. Truncated
-    at ``max_steps`` (default ``10 * size**2``).
+    ``1 - 0.9 * step_count / max_steps`` for stepping on the opened exit,
+    0 otherwise.
+
+    ## Termination
+    The episode ends when the agent steps on the opened exit, walks into
+    the monster or into lava (both with reward 0), and is truncated at
+    ``max_steps`` (default ``10 * size**2``).
+
+    ## Registered Configurations
+    - ``MultiIntent-Hunt-6x6-v0``
+    - ``MultiIntent-Hunt-8x8-v0``
     """
 
     intents = ("hunt", "reach_exit")
