@@ -42,9 +42,24 @@ class HuntEnv(MultiIntentEnv):
     connected) and the exit in the bottom-right corner: a purple goal square
     that cannot be entered (a goal rather than a locked door, so that
     wrappers that look for the level's goal, such as ``DirectionObsWrapper``,
-    find it from the first step). The agent starts in the top-left quarter.
-    Striking the monster (toggle while facing it) removes it and turns the
-    exit into a green goal.
+    find it from the first step). The agent and the monster start in the
+    top-left quarter of the room. Striking the monster (toggle while facing
+    it) removes it and turns the exit into a green goal.
+
+    The monster starts near the agent so that the two intents call for
+    different behaviour: the hunt is a short chase ending in a strike, the
+    walk to the exit comes after it. With the monster anywhere in the room
+    both intents were mostly walking to a target, and on 8x8 a scripted
+    planner's actions under them differed by a total variation of only 0.24
+    (now 0.38; 6x6: 0.34, now 0.45). The cost is a shorter hunt (the planner
+    hunts for about 5 steps instead of 7 on 8x8, 3.5 instead of 5 on 6x6)
+    and a little more luck for random play on 6x6 (13.5% of levels solved
+    instead of 9.5%), not a visible monster: it leaves the agent's view as
+    often as before, on about 15% of the planner's hunt steps and half of a
+    random policy's. A
+    wider start region (the top half of the room) kept the hunt longer but
+    left 8x8 at 0.28-0.32, too close to the 0.25 the tests ask for, without
+    hiding the monster more often.
 
     Each step the monster moves first, then the agent acts. What the agent
     does to the cell in front of it is judged on the state it observed: a
@@ -124,10 +139,13 @@ class HuntEnv(MultiIntentEnv):
         for _ in range(self.n_lava):
             self.place_obj(Lava(), reject_fn=_touches_blocker)
 
-        # Start in the top-left quarter, away from the bottom-right goal.
-        self.place_agent(top=(1, 1), size=(width // 2 - 1, height // 2 - 1))
+        # Start in the top-left quarter, away from the bottom-right goal, and
+        # the monster there too, so that the hunt is a short chase and the
+        # walk to the exit comes after it (see the class docstring).
+        quarter = dict(top=(1, 1), size=(width // 2 - 1, height // 2 - 1))
+        self.place_agent(**quarter)
         self.monster = Monster()
-        self.place_obj(self.monster)
+        self.place_obj(self.monster, **quarter)
         self.monster_alive = True
         self.mission = self._gen_mission()
 
