@@ -17,7 +17,7 @@ from gymnasium.utils.env_checker import check_env
 from gymnasium.utils.passive_env_checker import env_render_passive_checker
 from minigrid.core.actions import Actions
 from minigrid.core.constants import COLOR_TO_IDX, OBJECT_TO_IDX
-from minigrid.core.world_object import Lava
+from minigrid.core.world_object import Goal, Lava
 
 import envs
 
@@ -202,6 +202,9 @@ def test_hunt_intent_persists_until_the_monster_is_struck():
     assert unseen > 0
 
     env = _hunt_facing_monster()
+    closed_exit = env.grid.get(*env.exit_pos)
+    assert closed_exit.type == "goal"  # the level has its goal from the start (DirectionObsWrapper)
+    assert closed_exit.encode() != Goal().encode()  # ... and the agent sees that it is closed
     _stand_facing(env, env.exit_pos)
     for action in (Actions.forward, Actions.toggle):  # the closed exit neither lets through nor opens
         _, reward, terminated, _, info = env.step(action)
@@ -251,33 +254,42 @@ def _place_obstacles(env, cells):
         obstacle.cur_pos = cell
 
 
-def test_dodge_intent_reacts_to_nearby_obstacles():
+def test_dodge_evade_means_a_ball_ahead():
     env, _ = _make("Dodge")  # 8x8: four obstacles
-    env.agent_pos, env.agent_dir = (3, 3), 0
+    env.agent_pos, env.agent_dir = (3, 3), 0  # facing east
     far = [(6, 1), (6, 2), (6, 6)]
-    for pos, expected in [((5, 3), "navigate"), ((3, 5), "navigate"), ((5, 5), "navigate"),
-                          ((4, 4), "evade"), ((2, 3), "evade"), ((3, 2), "evade")]:
+    for pos, expected in [((4, 3), "evade"),
+                          # two ahead: a ball that steps back first blocks the step, it does not kill
+                          ((5, 3), "navigate"),
+                          ((2, 3), "navigate"), ((3, 2), "navigate"), ((3, 4), "navigate"),
+                          ((4, 4), "navigate"), ((4, 2), "navigate")]:
         _place_obstacles(env, [pos, *far])
         assert env.intent == expected, pos
+    _place_obstacles(env, [(3, 4), *far])
+    env.agent_dir = 1  # turned south, towards the ball
+    assert env.intent == "evade"
 
-    # Along random play the label always matches the true positions after the step.
+
+def test_dodge_evade_is_visible_and_required():
+    # Along random play the label is "evade" exactly when the view shows a ball
+    # in the cell ahead, and exactly when walking forward would kill the agent.
+    blue_ball = (OBJECT_TO_IDX["ball"], COLOR_TO_IDX["blue"])
     rng = np.random.default_rng(0)
+    env = gym.make("MultiIntent-Dodge-8x8-v0").unwrapped
     seen = set()
-    for seed in range(10):
-        env.reset(seed=seed)
-        for _ in range(40):
-            _, _, terminated, truncated, info = env.step(int(rng.choice([0, 1, 2])))
-            assert info["intent"] == _evade_expected(env)
+    for seed in range(20):
+        obs, info = env.reset(seed=seed)
+        for _ in range(60):
+            evade = info["intent"] == "evade"
+            ahead = tuple(obs["image"][3, 5, :2])  # the agent is at [3, 6] of its view, facing up
+            assert evade == (ahead == blue_ball)
+            _, reward, terminated, _, _ = copy.deepcopy(env).step(Actions.forward)
+            assert evade == (terminated and reward == 0)
             seen.add(info["intent"])
+            obs, _, terminated, truncated, info = env.step(int(rng.choice([0, 1, 2])))
             if terminated or truncated:
                 break
     assert seen == {"navigate", "evade"}
-
-
-def _evade_expected(env):
-    ax, ay = env.agent_pos
-    near = any(max(abs(o.cur_pos[0] - ax), abs(o.cur_pos[1] - ay)) <= 1 for o in env.obstacles)
-    return "evade" if near else "navigate"
 
 
 def test_dodge_collision_ends_without_reward():

@@ -1,4 +1,5 @@
-"""A planner over the true state solves every task; a random policy rarely does.
+"""A planner over the true state solves every task; a random policy rarely does;
+the planner acts differently under each intent.
 
 The oracle reads the full grid from ``env.unwrapped`` (not the agent's view),
 picks a target from the current intent and takes the first action of a
@@ -24,10 +25,15 @@ N_RANDOM_SEEDS = 200
 
 # Random success rates measured with the protocol of ``test_random_policy_rarely_succeeds``
 # (200 seeds, actions from default_rng(0)):
-#   KeyDoor-6x6 0.075, KeyDoor-8x8 0.03, Hunt-6x6 0.095, Hunt-8x8 0.035,
+#   KeyDoor-6x6 0.075, KeyDoor-8x8 0.03, Hunt-6x6 0.135, Hunt-8x8 0.035,
 #   Dodge-6x6 0.055, Dodge-8x8 0.035  (MiniGrid-DoorKey-5x5-v0: 0.08).
 # The oracle solved 200/200 seeds of every task (mean 10-16 steps).
 RANDOM_SUCCESS_BOUND = 0.2
+
+# Every two intents of a task must call for different behaviour: the total
+# variation distance between the oracle's action distributions under them.
+N_INTENT_SEEDS = 200
+MIN_INTENT_TV = 0.25
 
 
 def _passable(cell) -> bool:
@@ -64,7 +70,9 @@ def oracle_action(env) -> int:
         return plan(env, env.door.cur_pos, Actions.toggle)
     if intent == "hunt":
         return plan(env, env.monster.cur_pos, Actions.toggle)
-    return plan(env, goal, Actions.forward)  # reach_goal, reach_exit, navigate, evade
+    # reach_goal, reach_exit, navigate; and evade, where the ball ahead is a
+    # wall to the planner, so it turns away instead of walking into it.
+    return plan(env, goal, Actions.forward)
 
 
 def run_episode(env, seed: int, policy) -> tuple[float, int]:
@@ -96,3 +104,44 @@ def test_random_policy_rarely_succeeds(env_id):
         for seed in range(N_RANDOM_SEEDS)
     )
     assert successes / N_RANDOM_SEEDS <= RANDOM_SUCCESS_BOUND, successes
+
+
+def intent_action_counts(env, seeds) -> dict[str, np.ndarray]:
+    """How often the oracle takes each action in states labelled with each intent."""
+    counts = {intent: np.zeros(env.action_space.n, dtype=int) for intent in env.intents}
+    for seed in seeds:
+        _, info = env.reset(seed=seed)
+        while True:
+            action = oracle_action(env)
+            counts[info["intent"]][action] += 1
+            _, _, terminated, truncated, info = env.step(action)
+            if terminated or truncated:
+                break
+    return counts
+
+
+def total_variation(p: np.ndarray, q: np.ndarray) -> float:
+    return float(np.abs(p - q).sum() / 2)
+
+
+@pytest.mark.parametrize("env_id", list(envs.TASKS))
+def test_oracle_acts_differently_per_intent(env_id):
+    env = gym.make(env_id).unwrapped
+    counts = intent_action_counts(env, range(N_INTENT_SEEDS))
+    assert all(c.sum() > 0 for c in counts.values()), "an intent the oracle never meets"
+    dist = {intent: c / c.sum() for intent, c in counts.items()}
+    tv = {(a, b): total_variation(dist[a], dist[b]) for a in env.intents for b in env.intents}
+
+    width = max(map(len, env.intents)) + 2
+    lines = [f"{env_id}: the oracle's actions per intent over {N_INTENT_SEEDS} seeds",
+             f"{'':{width}}{'steps':>7}" + "".join(f"{a.name:>8}" for a in Actions)]
+    lines += [f"{i:{width}}{counts[i].sum():7d}" + "".join(f"{p:8.3f}" for p in dist[i])
+              for i in env.intents]
+    lines += ["total variation distance", f"{'':{width}}" + "".join(f"{b:>{width}}" for b in env.intents)]
+    lines += [f"{a:{width}}" + "".join(f"{tv[a, b]:{width}.3f}" for b in env.intents)
+              for a in env.intents]
+    table = "\n".join(lines)
+    print(table)
+
+    closest = min(((a, b) for a in env.intents for b in env.intents if a != b), key=tv.get)
+    assert tv[closest] >= MIN_INTENT_TV, f"{closest}: {tv[closest]:.3f}\n{table}"
