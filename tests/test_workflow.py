@@ -24,7 +24,7 @@ import yaml
 from moe.analysis.stats import bootstrap_ci
 
 REPO = Path(__file__).resolve().parents[1]
-WORKFLOW_FILES = ["Snakefile", "workflow", "tests/fakeruns.py"]
+WORKFLOW_FILES = ["Snakefile", "workflow", "tests/fakeruns.py", "tests/tools"]
 FAKE_TRAINER = {"trainer": {"command": f"{sys.executable} tests/fakeruns.py"}}
 TABLES = ["final_metrics.csv", "final_metrics.md", "final_metrics.tex", "runs.csv", "learning_curves.csv",
           *(f"{name}.{ext}" for name in ("factorial_effects", "robust_aggregates") for ext in ("csv", "md", "tex")),

@@ -1,4 +1,10 @@
-"""Kill the whole workflow mid-run, rerun with --rerun-incomplete: finished runs stay, interrupted ones resume."""
+"""A workflow killed at any moment resumes to the same outputs and tables (issue 17).
+
+- the whole workflow killed mid-run: finished runs stay, interrupted ones resume;
+- the trainer killed at each boundary of a run's end, then resumed through the workflow;
+- a soak test: a small grid SIGKILLed as a process group at seeded random moments,
+  unlocked and resumed each time, ends with the tables of an uninterrupted run.
+"""
 
 import os
 import signal
@@ -6,9 +12,15 @@ import subprocess
 import sys
 import time
 
+import json
+import random
+import shutil
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
+from moe.train import TIMING_COLUMNS
 from tests.test_workflow import copy_workflow, snakemake, write_config
 
 TASK = "MultiIntent-Hunt-6x6-v0"
@@ -22,7 +34,7 @@ CONFIG = {
 
 
 def run_dir(workdir, variant):
-    return workdir / "results" / "runs" / TASK / variant / "seed1"
+    return workdir / "results" / "runs" / TASK / variant / "base" / "seed1"
 
 
 def rows(path):
@@ -61,9 +73,101 @@ def test_killed_workflow_resumes_interrupted_runs_and_keeps_finished_ones(tmp_pa
     snakemake(workdir, "--cores", "1", "--rerun-incomplete", "--configfile", configfile)
 
     assert (run_dir(workdir, finished) / "final.json").stat().st_mtime_ns == finished_stamp, "finished run retrained"
-    log = (run_dir(workdir, interrupted) / "train.log").read_text()
+    log = (workdir / f"results/logs/train/{TASK}/{interrupted}/base/seed1.log").read_text()
     resumed_from = int(log.split("from update ")[1].split()[0])
     assert resumed_from >= 4, log
     metrics = pd.read_csv(run_dir(workdir, interrupted) / "metrics.csv")
     assert list(metrics["update"]) == list(range(1, UPDATES + 1))
     assert (workdir / "results" / "tables" / "final_metrics.csv").exists()
+
+
+# --- a run killed at each boundary of its end ------------------------------------------
+
+END_CONFIG = {
+    "tasks": [{"name": TASK, "frames": 4 * 512}],
+    "corrections": ["temporal"],
+    "seeds": [1],
+    "trainer": {"command": f"{sys.executable} tests/tools/kill_at.py",
+                "set": {"num_envs": 8, "rollout_steps": 64, "eval.episodes": 4}},
+}
+RUN_FILES = ("metrics.csv", "final.json", "eval_episode.csv", "config.yaml")
+
+
+def run_outputs(directory: Path) -> dict:
+    outputs = {name: (directory / name).read_text() for name in RUN_FILES}
+    outputs["metrics.csv"] = pd.read_csv(directory / "metrics.csv").drop(columns=TIMING_COLUMNS).to_csv()
+    outputs["config.yaml"] = outputs["config.yaml"].split("versions:")[0]  # the run and its resolved config
+    return outputs
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp("uninterrupted")
+    workdir = copy_workflow(tmp_path / "workflow")
+    configfile = write_config(tmp_path / "end.yaml", END_CONFIG)
+    target = str(run_dir(workdir, "temporal").relative_to(workdir) / "final.json")
+    snakemake(workdir, target, "--cores", "1", "--configfile", configfile)
+    return run_outputs(run_dir(workdir, "temporal"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("point", ["after_final_checkpoint", "after_metrics", "after_evaluation", "after_final_json"])
+def test_a_run_killed_at_the_end_resumes_through_the_workflow_to_identical_outputs(tmp_path, uninterrupted, point):
+    workdir = copy_workflow(tmp_path / "workflow")
+    configfile = write_config(tmp_path / "end.yaml", END_CONFIG)
+    target = str(run_dir(workdir, "temporal").relative_to(workdir) / "final.json")
+    killed = snakemake(workdir, target, "--cores", "1", "--configfile", configfile, check=False,
+                       env={"MOE_KILL_AT": point})
+    assert killed.returncode != 0, "the trainer should have been killed"
+    assert (run_dir(workdir, "temporal") / "checkpoint.pt").exists()
+    snakemake(workdir, target, "--cores", "1", "--rerun-incomplete", "--configfile", configfile)
+    log = (workdir / f"results/logs/train/{TASK}/temporal/base/seed1.log").read_text()
+    assert "resuming" in log and "from update 4" in log, log  # nothing was trained twice
+    assert run_outputs(run_dir(workdir, "temporal")) == uninterrupted
+
+
+# --- soak: the whole workflow killed at random moments, again and again -----------------
+
+SOAK_CONFIG = {
+    "tasks": [{"name": TASK, "frames": 6 * 512}],
+    "corrections": ["temporal"],
+    "seeds": [1, 2],
+    "trainer": {"set": {"num_envs": 8, "rollout_steps": 64, "eval.episodes": 4, "checkpoint.interval_updates": 1}},
+    "sweeps": {},
+}
+TABLES = ("runs.csv", "final_metrics.csv", "learning_curves.csv")
+
+
+def soak(workdir: Path, configfile: str, seed: int, kills: int) -> list[float]:
+    """Run the workflow to the end, SIGKILLing its process group `kills` times at seeded random moments."""
+    rng = random.Random(seed)
+    moments = []
+    command = [sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", configfile]
+    for _ in range(kills):
+        moment = round(rng.uniform(1.0, 25.0), 2)
+        moments.append(moment)
+        workflow = subprocess.Popen(command + ["--rerun-incomplete"], cwd=workdir, stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL, start_new_session=True)
+        try:
+            workflow.wait(timeout=moment)
+        except subprocess.TimeoutExpired:
+            os.killpg(workflow.pid, signal.SIGKILL)
+            workflow.wait()
+        snakemake(workdir, "--unlock", "--configfile", configfile)
+    snakemake(workdir, "--cores", "2", "--rerun-incomplete", "--configfile", configfile)
+    return moments
+
+
+@pytest.mark.slow
+def test_soak_random_kills_of_the_whole_workflow_end_with_the_tables_of_an_uninterrupted_run(tmp_path):
+    seed = int(os.environ.get("MOE_SOAK_SEED", "17"))
+    reference = copy_workflow(tmp_path / "reference")
+    configfile = write_config(tmp_path / "soak.yaml", SOAK_CONFIG)
+    snakemake(reference, "--cores", "2", "--configfile", configfile)
+    killed = copy_workflow(tmp_path / "killed")
+    moments = soak(killed, configfile, seed, kills=3)
+    print(f"soak seed {seed}: SIGKILL after {moments} s (replay: MOE_SOAK_SEED={seed})")
+    for name in TABLES:
+        expected = (reference / "results/tables" / name).read_text()
+        assert (killed / "results/tables" / name).read_text() == expected, \
+            f"{name} differs after kills at {moments} s (MOE_SOAK_SEED={seed})"
