@@ -215,8 +215,8 @@ def plot_robust_aggregates(robust: pd.DataFrame, variants: Sequence[str], paths:
             ax.set_yticks(y)
             ax.set_yticklabels(list(variants) if col == 0 else [""] * len(variants))
             ax.set_xlabel(xlabel)
-        axes[0][col].set_title(f"n = {int(data['n_seeds'].max())} (seeds), {int(data['n_tasks'].max())} tasks",
-                               fontsize=9)
+        n_seeds, n_tasks = data["n_seeds"].fillna(0).max(), data["n_tasks"].fillna(0).max()
+        axes[0][col].set_title(f"n = {int(n_seeds)} (seeds), {int(n_tasks)} tasks", fontsize=9)
     fig.tight_layout()
     save_figure(fig, paths)
     return fig
