@@ -27,8 +27,14 @@ INTENTS = ["explore", "fetch", "fight"]
 EPISODE_STEPS = 12
 METRIC_COLUMNS = [
     "update", "frames", "phase", "fps", "return_mean", "success_rate", "episode_length",
-    "policy_entropy", "router_entropy", "marginal_router_entropy", "switch_rate", "loss_policy",
-    "loss_value", "loss_router_entropy", "loss_entropy_min", "loss_temporal", "loss_overlap",
+    "policy_entropy", "router_entropy", "marginal_router_entropy", "router_mutual_information",
+    "expert_similarity", "switch_rate", "loss_policy", "loss_value", "loss_router_entropy",
+    "loss_entropy_min", "loss_temporal", "loss_overlap", "seconds_cpu",
+]
+#: final.json's router statistics; each also over successful episodes only, suffixed `_success`.
+ROUTER_STATISTICS = [
+    "router_entropy", "marginal_router_entropy", "router_mutual_information", "intent_mutual_information",
+    "intent_mutual_information_normalized", "expert_similarity", "effective_experts", "switch_rate", "intent_nmi",
 ]
 
 
@@ -38,29 +44,48 @@ def _unit(*key) -> float:
     return int.from_bytes(digest[:8], "big") / 2**64
 
 
-def fake_final(env: str, variant: str, seed: int, frames: int, status: str = "finished", k: int = K) -> dict:
-    if status == "diverged":
-        metrics = dict.fromkeys(
-            ["return_mean", "success_rate", "router_entropy", "marginal_router_entropy", "switch_rate", "intent_nmi"]
-        )
-    else:
-        metrics = {
-            "return_mean": round(0.2 + 0.7 * _unit(env, variant, seed, "return"), 6),
-            "success_rate": round(_unit(env, variant, seed, "success"), 6),
-            "router_entropy": round(math.log(k) * _unit(env, variant, seed, "H"), 6),
-            "marginal_router_entropy": round(math.log(k) * (0.5 + 0.5 * _unit(env, variant, seed, "mH")), 6),
-            "switch_rate": round(0.3 * _unit(env, variant, seed, "switch"), 6),
-            "intent_nmi": round(_unit(env, variant, seed, "nmi"), 6),
-        }
-    usage = {intent: fake_usage(env, variant, seed, i, k) for i, intent in enumerate(INTENTS)}
+def fake_router_statistics(env: str, variant: str, seed: int, k: int, episodes: str = "all") -> dict:
+    """Router statistics that hold together like real ones: marginal >= per-step entropy,
+    MI = their difference, effective experts = exp(marginal), intent MI <= ln(#intents)."""
+    key = (env, variant, seed, episodes)
+    entropy = round(math.log(k) * _unit(*key, "H"), 6)
+    marginal = round(entropy + (math.log(k) - entropy) * _unit(*key, "mH"), 6)
+    intent_mi_normalized = round(_unit(*key, "intent MI"), 6)
     return {
-        "status": status, "frames": frames, "episodes": 10, "greedy": False, **metrics,
-        "num_experts": k, "intents": INTENTS, "expert_usage_by_intent": usage,
+        "router_entropy": entropy,
+        "marginal_router_entropy": marginal,
+        "router_mutual_information": round(marginal - entropy, 6),
+        "intent_mutual_information": round(intent_mi_normalized * min(math.log(len(INTENTS)), math.log(k)), 6),
+        "intent_mutual_information_normalized": intent_mi_normalized,
+        "expert_similarity": round(2 * _unit(*key, "similarity") - 1, 6),
+        "effective_experts": round(math.exp(marginal), 6),
+        "switch_rate": round(0.3 * _unit(*key, "switch"), 6),
+        "intent_nmi": round(_unit(*key, "nmi"), 6),
+    }
+
+
+def fake_final(env: str, variant: str, seed: int, frames: int, status: str = "finished", k: int = K) -> dict:
+    """final.json per the trainer contract; a diverged run has null for every metric."""
+    metrics = {
+        "return_mean": round(0.2 + 0.7 * _unit(env, variant, seed, "return"), 6),
+        "success_rate": round(_unit(env, variant, seed, "success"), 6),
+        "episode_length": round(10 + 50 * _unit(env, variant, seed, "length"), 6),
+        **fake_router_statistics(env, variant, seed, k),
+        **{f"{name}_success": value
+           for name, value in fake_router_statistics(env, variant, seed, k, "success").items()},
+    }
+    usage = {intent: fake_usage(env, variant, seed, i, k) for i, intent in enumerate(INTENTS)}
+    if status == "diverged":
+        metrics, usage = dict.fromkeys(metrics), None
+    return {
+        "status": status, "frames": frames, "episodes": 10, "greedy": False, "num_experts": k,
+        "intents": INTENTS, **metrics, "expert_usage_by_intent": usage,
     }
 
 
 def fake_usage(env: str, variant: str, seed: int, intent_index: int, k: int = K) -> list[float]:
-    """Fractions of an intent's steps per argmax expert: one favourite expert, the rest even."""
+    """Mean router weights over an intent's steps: one favourite expert, the rest even (sums to 1).
+    The favourite's index moves with the seed, as arbitrary expert indices do across real runs."""
     favourite = (intent_index + seed) % k
     share = round(0.4 + 0.6 * _unit(env, variant, seed, "usage", intent_index), 6)
     rest = round((1.0 - share) / (k - 1), 6) if k > 1 else 0.0
@@ -85,8 +110,10 @@ def write_fake_run(run_dir, env="FakeTask-v0", variant="baseline", seed=1, frame
     for update in range(1, updates + 1):
         progress = update / updates
         ret = "" if update == 1 else f"{progress * (0.2 + 0.7 * _unit(env, variant, seed, 'return')):.6f}"
+        entropy = math.log(k) * (1 - 0.5 * progress)
         row = [update, int(frames * progress), "warmup" if progress <= 0.5 else "finetune", 1000.0, ret, 0.5, 20,
-               1.5, math.log(k) * (1 - 0.5 * progress), math.log(k), 0.1, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+               1.5, entropy, math.log(k), math.log(k) - entropy, 0.2, 0.1, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0,
+               0.01 * update]
         row += [1.0 / k] * k
         lines.append(",".join(str(v) for v in row))
     (run_dir / "metrics.csv").write_text("\n".join(lines) + "\n")

@@ -5,15 +5,20 @@ from __future__ import annotations
 import json
 import math
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from moe.analysis import grid
+from moe.analysis.coverage import DISTRIBUTIONS, coverage
 from moe.analysis.curves import learning_curves, resample_curve
+from moe.analysis.metrics import FINAL_METRICS_TABLE, HIGHER, METRICS, NONE, names
 from moe.analysis.plots import entropy_reference_lines, plot_final_metrics, plot_learning_curves
-from moe.analysis.runs import FINAL_METRICS, collect_runs, read_run
-from moe.analysis.stats import bootstrap_ci
+from moe.analysis.runs import collect_runs, read_run
+from moe.analysis.stats import holm, linear_bounds, mean_ci, t_test_p
 from moe.analysis.tables import display_table, latex_escape, summarise, to_latex, to_markdown, write_tables
 
 try:  # tests/ is on sys.path under pytest's default import mode
@@ -21,44 +26,116 @@ try:  # tests/ is on sys.path under pytest's default import mode
 except ImportError:  # tests/ imported as a package
     from tests.fakeruns import write_fake_run
 
-# --- bootstrap ------------------------------------------------------------------
+# --- intervals -------------------------------------------------------------------
+
+#: Student's t quantile t_{0.975, 4}, from a printed table.
+T_975_DF4 = 2.776445
 
 
-def test_bootstrap_all_equal_values_give_zero_width_interval():
-    assert bootstrap_ci([0.7, 0.7, 0.7, 0.7]) == (0.7, 0.7, 0.7)
-
-
-def test_bootstrap_two_values_hand_computed():
-    # Resample means of {0, 1} with n=2 are 0, 0.5, 1 with probabilities 1/4, 1/2, 1/4,
-    # so the 2.5% and 97.5% percentiles are 0 and 1.
-    assert bootstrap_ci([0.0, 1.0]) == (0.5, 0.0, 1.0)
-
-
-def test_bootstrap_mean_and_interval_bracket_it():
-    values = [1.0, 2.0, 3.0, 4.0, 10.0]
-    mean, low, high = bootstrap_ci(values)
+def test_mean_ci_is_the_t_interval():
+    values = [1.0, 2.0, 3.0, 4.0, 10.0]  # mean 4, sample sd sqrt(50 / 4), n 5
+    half_width = T_975_DF4 * math.sqrt(50 / 4) / math.sqrt(5)
+    mean, low, high = mean_ci(values)
     assert mean == pytest.approx(4.0)
-    assert 1.0 <= low < mean < high <= 10.0
+    assert (low, high) == pytest.approx((4.0 - half_width, 4.0 + half_width), abs=1e-5)
+    _, low50, high50 = mean_ci(values, confidence=0.5)
+    assert low < low50 < high50 < high
 
 
-def test_bootstrap_is_reproducible_and_seeded():
-    values = np.random.default_rng(3).normal(size=7)
-    assert bootstrap_ci(values) == bootstrap_ci(values)
-    assert bootstrap_ci(values, seed=1) != bootstrap_ci(values, seed=2)
+def test_mean_ci_clips_to_the_metrics_range():
+    mean, low, high = mean_ci([0.9, 1.0, 1.0, 0.8, 1.0], bounds=(0.0, 1.0))
+    assert high == 1.0 and low < mean < high
+    assert mean_ci([0.9, 1.0, 1.0, 0.8, 1.0])[2] > 1.0  # what the clip removed
 
 
-def test_bootstrap_narrower_at_lower_confidence():
-    values = [0.1, 0.4, 0.35, 0.8, 0.5, 0.6]
-    _, low95, high95 = bootstrap_ci(values)
-    _, low50, high50 = bootstrap_ci(values, confidence=0.5)
-    assert low95 <= low50 <= high50 <= high95
+def test_mean_ci_when_every_seed_agrees_is_not_zero_width():
+    # 5 seeds of success 1.0: a run lands on 1.0 with probability >= 0.025^(1/5) (Clopper-Pearson),
+    # and anywhere in [0, 1] otherwise, so the mean is at least 0.025^(1/5).
+    assert mean_ci([1.0] * 5, bounds=(0.0, 1.0)) == pytest.approx((1.0, 0.025 ** 0.2, 1.0))
+    assert mean_ci([0.0] * 10, bounds=(0.0, 1.0)) == pytest.approx((0.0, 0.0, 1 - 0.025 ** 0.1))
+    value, low, high = mean_ci([0.7] * 4)  # no known range: no honest interval
+    assert value == 0.7 and math.isnan(low) and math.isnan(high)
+    assert mean_ci([0.7] * 4, bounds=(0.0, math.inf))[1:] == pytest.approx((0.7 * 0.025 ** 0.25, math.inf))
 
 
-def test_bootstrap_degenerate_samples():
-    assert all(math.isnan(v) for v in bootstrap_ci([]))
-    mean, low, high = bootstrap_ci([0.3])
+def test_mean_ci_degenerate_samples():
+    assert all(math.isnan(v) for v in mean_ci([]))
+    mean, low, high = mean_ci([0.3], bounds=(0.0, 1.0))
     assert mean == 0.3 and math.isnan(low) and math.isnan(high)
-    assert bootstrap_ci([2.0, float("nan"), 2.0]) == (2.0, 2.0, 2.0)
+    assert mean_ci([2.0, float("nan"), 4.0]) == mean_ci([2.0, 4.0])
+
+
+def test_t_test_p_agrees_with_the_interval():
+    for values in ([0.1, 0.3, -0.05, 0.2, 0.15], [0.1, -0.3, 0.05, 0.2, -0.15], [0.02, 0.05, 0.01, 0.03, 0.04]):
+        _, low, high = mean_ci(values)
+        assert (t_test_p(values) < 0.05) == (low > 0 or high < 0)
+    assert math.isnan(t_test_p([0.5, 0.5, 0.5])) and math.isnan(t_test_p([1.0]))
+
+
+def test_holm_hand_computed():
+    # m = 4 (the undefined test counts as p = 1): sorted 0.01, 0.03, 0.04 -> 4 x 0.01, 3 x 0.03,
+    # max(0.09, 2 x 0.04), and the last is min(1, 1 x 1).
+    assert holm([0.01, 0.04, 0.03, math.nan])[:3] == pytest.approx([0.04, 0.09, 0.09])
+    assert math.isnan(holm([0.01, math.nan])[1])
+    assert holm([0.5, 0.6]).tolist() == [1.0, 1.0]
+
+
+def test_linear_bounds():
+    assert linear_bounds([1, -1], (0.0, 1.0)) == (-1.0, 1.0)
+    assert linear_bounds([0.25] * 4 + [-0.25] * 4, (0.0, 1.0)) == (-1.0, 1.0)
+    assert linear_bounds([1, 1], (-1.0, 1.0)) == (-2.0, 2.0) and linear_bounds([1], None) is None
+    assert linear_bounds([0.5, 0.5], (0.0, math.inf)) == (0.0, math.inf)  # no 0 * inf
+    assert linear_bounds([1, -1], (0.0, math.inf)) == (-math.inf, math.inf)
+
+
+#: Required coverage of the true mean by mean_ci's 95% interval, per distribution.
+REQUIRED_COVERAGE = {"normal": 0.93, "beta(2,2)": 0.93, "log-normal(0.5)": 0.90, "beta(8,1)": 0.90}
+REPETITIONS = 2000
+
+
+def test_mean_ci_coverage_by_simulation(capsys):
+    """Seeded, so deterministic. The requirement is on the true coverage, which 2,000
+    samples estimate with a standard error of about 0.007: a coverage counts as meeting
+    its threshold unless it falls more than two standard errors below it. (20,000 samples,
+    `python -m moe.analysis.coverage --repetitions 20000 --no-bca`, put beta(8,1) at n = 5
+    at 0.90, right at its threshold.)"""
+    results = {(name, n): coverage(name, n, REPETITIONS) for name in DISTRIBUTIONS for n in (5, 10)}
+    with capsys.disabled():
+        print(f"\nmean_ci coverage of the true mean, {REPETITIONS} seeded samples each:")
+        for name in DISTRIBUTIONS:
+            note = "" if name in REQUIRED_COVERAGE else "  (not required)"
+            print(f"  {name:<16} n=5 {results[name, 5]:.3f}  n=10 {results[name, 10]:.3f}{note}")
+    for (name, n), value in results.items():
+        if name in REQUIRED_COVERAGE:
+            required = REQUIRED_COVERAGE[name]
+            allowance = 2 * math.sqrt(required * (1 - required) / REPETITIONS)
+            assert value >= required - allowance, (name, n, value)
+    assert coverage("normal", 5, 200) == coverage("normal", 5, 200)
+
+
+# --- the metric registry ----------------------------------------------------------
+
+
+def test_registry_directions_never_reward_collapse():
+    for name in ("router_entropy", "marginal_router_entropy", "switch_rate", "expert_similarity", "effective_experts"):
+        assert METRICS[name].direction == NONE
+    for name in ("return_mean", "success_rate", "router_mutual_information", "intent_mutual_information",
+                 "intent_mutual_information_normalized"):
+        assert METRICS[name].direction == HIGHER
+    assert names(shown_in=FINAL_METRICS_TABLE)[:7] == [
+        "router_entropy", "marginal_router_entropy", "router_mutual_information",
+        "intent_mutual_information_normalized", "expert_similarity", "return_mean", "success_rate"]
+
+
+def test_config_schema_offers_registered_metrics_only():
+    schema = yaml.safe_load((Path(__file__).resolve().parents[1] / "workflow/schemas/config.schema.yaml").read_text())
+    analysis = schema["properties"]["analysis"]["properties"]
+    for key in ("effect_metrics", "robust_metrics"):
+        offered = analysis[key]["items"]["enum"]
+        assert set(offered) <= set(METRICS), key
+        assert all(METRICS[name].summary == "mean" for name in offered), key  # a censored median has no contrast
+        assert set(analysis[key]["default"]) <= set(offered)
+    assert all(METRICS[name].direction != NONE for name in analysis["robust_metrics"]["default"])
 
 
 # --- reading runs ---------------------------------------------------------------
@@ -77,8 +154,11 @@ def test_read_run_statuses(tmp_path):
     assert record["status"] == "finished"
     assert record["router_entropy"] == finished["router_entropy"]
     assert record["num_experts"] == 4
-    assert read_run(tmp_path / "diverged")["status"] == "diverged"
-    assert math.isnan(read_run(tmp_path / "diverged")["return_mean"])  # nulls become NaN
+    diverged = read_run(tmp_path / "diverged")
+    assert diverged["status"] == "diverged"
+    # a diverged run is a failure in return statistics and has no router statistics
+    assert diverged["return_mean"] == 0.0 and diverged["success_rate"] == 0.0
+    assert math.isnan(diverged["router_entropy"]) and math.isnan(diverged["router_mutual_information"])
     assert read_run(tmp_path / "no_final")["status"] == "missing"
     assert read_run(tmp_path / "never_created")["status"] == "missing"
     assert read_run(tmp_path / "corrupt")["status"] == "failed"
@@ -97,7 +177,7 @@ def _fake_grid(tmp_path, plan):
     return runs, finals
 
 
-def test_summary_counts_missing_and_diverged_and_averages_finished_only(tmp_path):
+def test_summary_counts_runs_scores_diverged_as_failures_and_states_n(tmp_path):
     plan = {
         ("TaskB", "baseline"): ["finished", "finished", "diverged", None],
         ("TaskB", "temporal"): ["diverged", "diverged", None, None],
@@ -111,27 +191,37 @@ def test_summary_counts_missing_and_diverged_and_averages_finished_only(tmp_path
     assert list(zip(summary["task"], summary["variant"])) == list(plan)  # config order kept
     row = summary.iloc[0]
     assert (row.n_seeds, row.n_finished, row.n_diverged, row.n_failed, row.n_missing) == (4, 2, 1, 0, 1)
-    expected = np.mean([finals[("TaskB", "baseline", s)]["router_entropy"] for s in (1, 2)])
-    assert row.router_entropy_mean == pytest.approx(expected)
-    assert row.router_entropy_ci_low <= expected <= row.router_entropy_ci_high
+    assert (row.seeds_diverged, row.seeds_missing) == ("3", "4")
+    entropies = [finals[("TaskB", "baseline", s)]["router_entropy"] for s in (1, 2)]
+    assert (row.router_entropy_n, row.router_entropy_mean) == (2, pytest.approx(np.mean(entropies)))
+    returns = [finals[("TaskB", "baseline", s)]["return_mean"] for s in (1, 2)] + [0.0]  # seed 3 diverged
+    assert (row.return_mean_n, row.return_mean_mean) == (3, pytest.approx(np.mean(returns)))
+    assert (row.return_mean_ci_low, row.return_mean_ci_high) == pytest.approx(mean_ci(returns, bounds=(0, 1))[1:])
 
     all_diverged = summary.iloc[1]
     assert (all_diverged.n_finished, all_diverged.n_diverged, all_diverged.n_missing) == (0, 2, 2)
-    assert math.isnan(all_diverged.return_mean_mean)
-    for metric in FINAL_METRICS:
-        assert {f"{metric}_mean", f"{metric}_ci_low", f"{metric}_ci_high"} <= set(summary.columns)
+    assert all_diverged.return_mean_mean == 0.0 and all_diverged.return_mean_ci_high > 0.5  # 2 failures: wide
+    assert math.isnan(all_diverged.router_entropy_mean)
+    display = display_table(summary).set_index(["task", "variant"])
+    assert display.loc[("TaskB", "baseline"), "diverged"] == "1: seeds 3"
+    assert display.loc[("TaskB", "baseline"), "router H"].endswith(" n=2")  # fewer runs than seeds: says so
+    assert display.loc[("TaskB", "baseline"), "return"].endswith(" n=3")
+    assert not display.loc[("TaskA", "baseline"), "return"].endswith("n=4")  # all seeds: the header's n
+    assert display.loc[("TaskB", "temporal"), "router H"] == "n/a"
+    for name in names(source="final.json"):
+        assert {f"{name}_n", f"{name}_mean", f"{name}_ci_low", f"{name}_ci_high"} <= set(summary.columns)
 
 
 def test_null_metric_is_nan_not_zero(tmp_path):
     runs, _ = _fake_grid(tmp_path, {("T", "baseline"): ["finished", "finished"]})
-    for run in runs:  # a task without intent labels reports intent_nmi: null
+    for run in runs:  # a task without intent labels reports its intent statistics as null
         path = f"{run['run_dir']}/final.json"
         final = json.loads(open(path).read())
-        final["intent_nmi"] = None
+        final["intent_mutual_information_normalized"] = None
         open(path, "w").write(json.dumps(final))
     summary = summarise(collect_runs(runs))
-    assert math.isnan(summary.loc[0, "intent_nmi_mean"])
-    assert display_table(summary).loc[0, "intent NMI"] == "n/a"
+    assert math.isnan(summary.loc[0, "intent_mutual_information_normalized_mean"])
+    assert display_table(summary).loc[0, "intent MI (norm.)"] == "n/a"
 
 
 def test_tables_written_in_three_formats(tmp_path):
@@ -139,10 +229,11 @@ def test_tables_written_in_three_formats(tmp_path):
     summary = summarise(collect_runs(runs))
     paths = [tmp_path / "out" / name for name in ("t.csv", "t.md", "t.tex")]
     write_tables(summary, *paths, caption="Final 95% results", label="tab:x")
-    assert pd.read_csv(paths[0])["n_missing"].tolist() == [1]
+    csv = pd.read_csv(paths[0])
+    assert csv["n_missing"].tolist() == [1] and "router_entropy_success_mean" in csv  # the CSV has every metric
     markdown = paths[1].read_text().splitlines()
-    assert markdown[0].startswith("| task | variant | finished | diverged | failed | missing |")
-    assert markdown[2].startswith("| Task_1 | entropy_min+temporal | 1/3 | 1 | 0 | 1 |")
+    assert markdown[0].startswith("| task | variant | finished | diverged | failed | missing | router H |")
+    assert markdown[2].startswith("| Task_1 | entropy_min+temporal | 1/3 | 1: seeds 2 | 0 | 1: seeds 3 |")
     latex = paths[2].read_text()
     assert r"Task\_1 & entropy\_min+temporal & 1/3" in latex and r"Final 95\% results" in latex
     assert latex.count(r"\\") == 2  # header and one row
@@ -172,7 +263,7 @@ def test_learning_curves_only_from_finished_runs(tmp_path):
     runs, _ = _fake_grid(tmp_path, plan)
     curves = learning_curves(collect_runs(runs), points=8)
     assert set(curves["seed"]) == {1, 2}
-    assert set(curves["metric"]) == {"return_mean", "router_entropy"}
+    assert set(curves["metric"]) == {"return_mean", "router_entropy", "router_mutual_information"}
     entropy = curves[(curves.metric == "router_entropy") & (curves.seed == 1)]
     assert len(entropy) == 8 and entropy["frames"].max() == 4096
     # return is NaN at the first update in the fake runs: no point before the first value

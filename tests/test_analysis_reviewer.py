@@ -1,6 +1,7 @@
-"""Tests of the reviewer-facing analysis: factorial effects, rliable-style robust
-aggregates, sample efficiency and specialisation (moe.analysis.{factorial,robust,
-curves,specialisation}), against hand-computed values."""
+"""Tests of the reviewer-facing analysis: factorial effects and cross-task aggregates
+paired by seed, sample efficiency and aligned expert usage (moe.analysis.{factorial,
+robust,curves,specialisation}), against hand-computed values and simulated runs with
+known effects."""
 
 from __future__ import annotations
 
@@ -9,22 +10,17 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from scipy.stats import mannwhitneyu
+from scipy import stats as scipy_stats
 
-from moe.analysis.curves import EFFICIENCY_METRICS, add_sample_efficiency, sample_efficiency
-from moe.analysis.factorial import bootstrap_effects, contrast_matrix, effect_contrasts, effect_terms, factorial_effects
+from moe.analysis.curves import add_sample_efficiency, sample_efficiency
+from moe.analysis.factorial import contrast_matrix, contrast_weights, effect_terms, factorial_effects
+from moe.analysis.metrics import NEVER
 from moe.analysis.plots import plot_effects, plot_entropy_scatter, plot_episodes, plot_robust_aggregates, plot_usage_heatmaps
-from moe.analysis.robust import (
-    iqm,
-    iqm_bootstrap,
-    pairwise_probability,
-    probability_of_improvement,
-    probability_of_improvement_bootstrap,
-    robust_aggregates,
-)
-from moe.analysis.runs import FINAL_METRICS, collect_runs
-from moe.analysis.specialisation import episode_table, usage_matrix, usage_table
-from moe.analysis.tables import display_table, interval_table, summarise
+from moe.analysis.robust import robust_aggregates
+from moe.analysis.runs import collect_runs
+from moe.analysis.specialisation import align_experts, episode_table, mean_usage_table, usage_matrix, usage_table
+from moe.analysis.stats import holm
+from moe.analysis.tables import display_table, effects_display_table, interval_table, summarise
 from moe.variants import all_variants
 
 try:  # tests/ is on sys.path under pytest's default import mode
@@ -57,14 +53,14 @@ HAND_EFFECTS = {
 }
 
 
-def runs_frame(cells: dict, task: str = "T", metric: str = "return_mean", spread: float = 0.0, seeds: int = 2):
-    """runs.csv-like rows: `seeds` finished seeds per cell at value +- spread around the cell's value."""
-    rows = []
-    for variant, value in cells.items():
-        offsets = np.linspace(-spread, spread, seeds) if seeds > 1 else [0.0]
-        for seed, offset in enumerate(offsets, start=1):
-            rows.append({"task": task, "variant": variant, "seed": seed, "status": "finished",
-                         metric: value + offset})
+#: A metric name the registry does not know: no range, no direction (HAND_CELLS are not in [0, 1]).
+RESPONSE = "response"
+
+
+def runs_frame(cells: dict, task: str = "T", metric: str = RESPONSE, seed_offsets=(0.0, 0.0)):
+    """runs.csv-like rows: one finished run per cell and seed, value = cell value + the seed's offset."""
+    rows = [{"task": task, "variant": variant, "seed": seed, "status": "finished", metric: value + offset}
+            for variant, value in cells.items() for seed, offset in enumerate(seed_offsets, start=1)]
     return pd.DataFrame(rows)
 
 
@@ -81,59 +77,96 @@ def test_effect_terms_and_codes_follow_the_corrections():
     assert four.shape == (15, 16) and four.index[3] == "fourth" and four.index[-1] == "entropy_min:temporal:overlap:fourth"
 
 
-def test_effect_contrasts_hand_computed_2x2x2():
-    effects = effect_contrasts(HAND_CELLS, CORRECTIONS)
-    assert effects.to_dict() == pytest.approx(HAND_EFFECTS)
-
-
-def test_factorial_effects_from_runs_hand_computed_and_zero_width_without_spread():
-    table = factorial_effects(runs_frame(HAND_CELLS), CORRECTIONS, ["return_mean"])
+def test_factorial_effects_hand_computed_and_seed_offsets_cancel():
+    # Each seed shifts every cell by its own offset: the offsets cancel in each seed's
+    # contrast, so all seeds give the hand-computed effects exactly: no spread, and
+    # without a known range no honest interval (NaN), p undefined.
+    table = factorial_effects(runs_frame(HAND_CELLS, seed_offsets=(-3.0, 0.5, 7.0)), CORRECTIONS, [RESPONSE])
     assert table["term"].tolist() == list(HAND_EFFECTS)
     assert table["order"].tolist() == [1, 1, 1, 2, 2, 2, 3]
     assert dict(zip(table["term"], table["effect"])) == pytest.approx(HAND_EFFECTS)
-    # every seed of a cell equal: each resample gives the same effects
-    assert np.allclose(table["ci_low"], table["effect"]) and np.allclose(table["ci_high"], table["effect"])
-    assert (table["n_cells"] == 8).all() and (table["min_seeds"] == 2).all() and (table["note"] == "").all()
+    assert table["effect_ci_low"].isna().all() and table["p_value"].isna().all()
+    assert (table["n_seeds"] == 3).all() and (table["note"] == "").all()
 
 
-def test_bootstrap_effects_hand_computed_interval():
-    # Only the `entropy_min` cell varies: seeds {9, 10} (mean 9.5). Its resampled mean is
-    # 9, 9.5 or 10 with probabilities 1/4, 1/2, 1/4, so A's effect (weight +2/8 on that
-    # cell) is 4 - 0.125, 4 or 4 + 0.125, and the 95% interval is [3.875, 4.125];
-    # B's weight on that cell is -2/8: the same interval around 2.
-    cells = {v: np.array([y, y]) for v, y in HAND_CELLS.items()}
-    cells["entropy_min"] = np.array([9.0, 10.0])
-    table = bootstrap_effects(cells, CORRECTIONS).set_index("term")
-    assert table.loc["entropy_min", ["effect", "ci_low", "ci_high"]].tolist() == pytest.approx([4.0, 3.875, 4.125])
-    assert table.loc["temporal", ["effect", "ci_low", "ci_high"]].tolist() == pytest.approx([2.0, 1.875, 2.125])
-    again = bootstrap_effects(cells, CORRECTIONS).set_index("term")
-    assert again.equals(table)  # fixed random state
+#: Known seed levels: seeds of one variant differ this much (sd about 0.2), and each seed
+#: moves all its variants alike (same warm-up, levels, minibatch order).
+SEED_LEVELS = [-0.25, -0.1, 0.0, 0.1, 0.3]
 
 
-def test_bootstrap_effects_reproducible_and_seeded():
-    runs = runs_frame(HAND_CELLS, spread=0.7, seeds=4)
-    first = factorial_effects(runs, CORRECTIONS, ["return_mean"])
-    assert first.equals(factorial_effects(runs, CORRECTIONS, ["return_mean"]))
-    other = factorial_effects(runs, CORRECTIONS, ["return_mean"], seed=1)
-    assert not np.allclose(first["ci_low"], other["ci_low"])
-    assert (first["ci_low"] < first["effect"]).all() and (first["effect"] < first["ci_high"]).all()
-    assert dict(zip(first["term"], first["effect"])) == pytest.approx(HAND_EFFECTS)  # symmetric spread
+def simulated_grid(effects: dict, noise_sd: float, rng: np.random.Generator, seed_levels=SEED_LEVELS):
+    """runs.csv rows of one task: y(cell, s) = 0.5 + sum_T effect_T/2 * code_T(cell) + seed_level_s + noise."""
+    codes = contrast_matrix(CORRECTIONS)
+    cell_means = 0.5 + sum(effect / 2 * codes.loc[term] for term, effect in effects.items())
+    return pd.DataFrame([
+        {"task": "T", "variant": variant, "seed": s, "status": "finished",
+         RESPONSE: cell_means[variant] + level + rng.normal(0.0, noise_sd)}
+        for variant in codes.columns for s, level in enumerate(seed_levels, start=1)
+    ])
 
 
-def test_missing_cell_gives_nan_effects_with_a_note_and_diverged_runs_do_not_count():
-    runs = runs_frame(HAND_CELLS)
-    runs.loc[runs["variant"] == "temporal+overlap", "status"] = "diverged"
-    runs.loc[(runs["variant"] == "overlap") & (runs["seed"] == 2), "status"] = "missing"
-    table = factorial_effects(runs, CORRECTIONS, ["return_mean"])
-    assert table["effect"].isna().all() and table["ci_low"].isna().all()
-    assert (table["note"] == "no finished seed in temporal+overlap").all()
-    assert (table["n_cells"] == 7).all() and (table["min_seeds"] == 0).all()
+def unpaired_interval(runs: pd.DataFrame, term: str) -> tuple[float, float]:
+    """The textbook interval that ignores the pairing: each cell's seeds independent,
+    var(effect) = sum_c w_c^2 s_c^2 / n_c, Welch-Satterthwaite degrees of freedom."""
+    weights = contrast_weights(CORRECTIONS).loc[term]
+    cells = runs.groupby("variant")[RESPONSE]
+    terms = np.array([weights[v] ** 2 * cells.var()[v] / cells.size()[v] for v in weights.index])
+    df = terms.sum() ** 2 / sum(t ** 2 / (cells.size()[v] - 1) for t, v in zip(terms, weights.index))
+    effect = sum(weights[v] * cells.mean()[v] for v in weights.index)
+    half = scipy_stats.t.ppf(0.975, df) * math.sqrt(terms.sum())
+    return effect - half, effect + half
 
-    runs = runs_frame(HAND_CELLS)
-    runs.loc[(runs["variant"] == "overlap") & (runs["seed"] == 2), "status"] = "diverged"
-    table = factorial_effects(runs, CORRECTIONS, ["return_mean"])
+
+def test_paired_effects_recover_a_known_effect_and_are_narrower_than_unpaired():
+    # Seeds differ a lot (SEED_LEVELS) but each seed moves all its variants alike; the
+    # run-level noise is small (sd 0.02).
+    true = {"entropy_min": 0.3, "temporal": -0.1, "entropy_min:temporal": 0.05}
+    runs = simulated_grid(true, noise_sd=0.02, rng=np.random.default_rng(7))
+    table = factorial_effects(runs, CORRECTIONS, [RESPONSE]).set_index("term")
+    # One seed's contrast has noise sd 0.02 * sqrt(8) * 2/8 ~ 0.014; five seeds ~ 0.006.
+    for term in HAND_EFFECTS:
+        assert table.loc[term, "effect"] == pytest.approx(true.get(term, 0.0), abs=0.03), term
+        low, high = unpaired_interval(runs, term)
+        paired_width = table.loc[term, "effect_ci_high"] - table.loc[term, "effect_ci_low"]
+        assert paired_width < (high - low) / 3, term
+    assert table.loc["entropy_min", "p_holm"] < 0.05 and table.loc["entropy_min", "effect_ci_low"] > 0
+    assert (table["n_seeds"] == 5).all()
+
+
+def test_seeds_without_a_value_in_every_cell_are_left_out_and_named():
+    runs = runs_frame(HAND_CELLS, seed_offsets=(0.0, 1.0, 2.0))
+    runs.loc[(runs["variant"] == "overlap") & (runs["seed"] == 2), RESPONSE] = math.nan  # e.g. a diverged run
+    table = factorial_effects(runs, CORRECTIONS, [RESPONSE])
     assert dict(zip(table["term"], table["effect"])) == pytest.approx(HAND_EFFECTS)
-    assert (table["min_seeds"] == 1).all() and table["note"].str.contains("1 seed").all()
+    assert (table["n_seeds"] == 2).all() and (table["note"] == "seed 2 left out: no value in overlap").all()
+
+    runs.loc[runs["variant"] == "temporal+overlap", RESPONSE] = math.nan
+    table = factorial_effects(runs, CORRECTIONS, [RESPONSE])
+    assert table["effect"].isna().all() and (table["n_seeds"] == 0).all()
+    assert (table["note"] == "no value in temporal+overlap").all()
+
+
+def test_holm_adjusts_over_the_whole_table_and_the_display_states_n():
+    rng = np.random.default_rng(3)
+    runs = pd.concat([simulated_grid({"temporal": 0.2}, 0.05, rng, SEED_LEVELS[:4]).assign(task=task) for task in "AB"])
+    table = factorial_effects(runs, CORRECTIONS, [RESPONSE])
+    assert len(table) == 2 * 7
+    assert table["p_holm"].to_numpy() == pytest.approx(holm(table["p_value"]))
+    assert (table["p_holm"] >= table["p_value"]).all()
+    display = effects_display_table(table)
+    assert list(display.columns) == ["task", "metric", "term", "effect [95% CI]", "n", "p (Holm)", "note"]
+    assert (display["n"] == "4").all()
+
+
+def test_effects_of_a_bounded_metric_when_every_seed_agrees():
+    # Success 1.0 in every cell and seed: every contrast is 0 on every seed. A main
+    # effect's range is [-1, 1], so the interval is the no-spread one, not [0, 0].
+    cells = dict.fromkeys(all_variants(CORRECTIONS), 1.0)
+    table = factorial_effects(runs_frame(cells, metric="success_rate", seed_offsets=(0.0,) * 5), CORRECTIONS,
+                              ["success_rate"]).set_index("term")
+    q = 0.025 ** (1 / 5)
+    assert table.loc["temporal", ["effect", "effect_ci_low", "effect_ci_high"]].tolist() == pytest.approx(
+        [0.0, -(1 - q), 1 - q])
 
 
 def test_factorial_effects_per_task_and_fourth_correction():
@@ -141,115 +174,100 @@ def test_factorial_effects_per_task_and_fourth_correction():
     cells = {v: float(len(v.split("+"))) if v != "baseline" else 0.0 for v in all_variants(four)}
     # y = number of corrections on = sum of (code + 1) / 2: every main effect is 1, no interaction
     runs = pd.concat([runs_frame(cells, task="A"), runs_frame(cells, task="B")])
-    table = factorial_effects(runs, four, ["return_mean"])
+    table = factorial_effects(runs, four, [RESPONSE])
     assert len(table) == 2 * 15 and table["task"].unique().tolist() == ["A", "B"]
     mains = table[table["order"] == 1]
     assert mains["effect"].tolist() == pytest.approx([1.0] * 8)
     assert table[table["order"] > 1]["effect"].abs().max() == pytest.approx(0.0)
 
 
-# --- robust aggregates --------------------------------------------------------------
+# --- across tasks, paired by seed -------------------------------------------------------
 
 
-def test_iqm_hand_computed():
-    assert iqm([1, 2, 3, 4, 5, 6, 7, 8]) == pytest.approx(4.5)          # mean(3, 4, 5, 6)
-    assert iqm([0, 1, 2, 3, 100, 5, 6, 7]) == pytest.approx(4.0)        # mean(2, 3, 5, 6): outlier ignored
-    assert iqm([1, 2, 3, 4, 10]) == pytest.approx(3.0)                  # int(1.25) = 1 cut each side
-    assert iqm([0.5, math.nan, 0.5]) == 0.5 and math.isnan(iqm([]))
+def paired_runs(values: dict) -> pd.DataFrame:
+    """values: {(task, variant): [value per seed]} -> runs.csv-like rows of return_mean and router_entropy."""
+    return pd.DataFrame([
+        {"task": task, "variant": variant, "seed": seed, "status": "finished",
+         "return_mean": value, "router_entropy": 1.0 - value}
+        for (task, variant), seeds in values.items() for seed, value in enumerate(seeds, start=1)
+    ])
 
 
-def test_iqm_bootstrap_stratified_hand_computed():
-    # Two tasks with runs {0, 1} each. A stratified resample has j ~ Binomial(4, 1/2)
-    # ones among 4 scores; the IQM (mean of the 2nd and 3rd sorted) is 0 for j <= 1,
-    # 0.5 for j = 2 and 1 for j >= 3: probabilities 5/16, 6/16, 5/16.
-    estimate, low, high, replicates = iqm_bootstrap([[0, 1], [1, 0]], return_replicates=True)
-    assert estimate == 0.5 and (low, high) == (0.0, 1.0)
-    frequencies = [np.mean(replicates == value) for value in (0.0, 0.5, 1.0)]
-    assert frequencies == pytest.approx([5 / 16, 6 / 16, 5 / 16], abs=0.015)
-    # Stratification: tasks {0, 0} and {1, 1} always give two 0s and two 1s -> IQM 0.5 exactly,
-    # where an unstratified bootstrap of the pooled {0, 0, 1, 1} would vary.
-    assert iqm_bootstrap([[0, 0], [1, 1]]) == (0.5, 0.5, 0.5)
+def test_robust_aggregates_pair_by_seed():
+    # Seeds differ widely, and the variant is better than its own seed's baseline on
+    # 4 of 5 seeds of task A and on every seed of task B.
+    runs = paired_runs({
+        ("A", "baseline"): [0.1, 0.3, 0.5, 0.7, 0.9], ("A", "temporal"): [0.2, 0.4, 0.6, 0.8, 0.85],
+        ("B", "baseline"): [0.2, 0.2, 0.4, 0.4, 0.6], ("B", "temporal"): [0.3, 0.3, 0.5, 0.5, 0.7],
+    })
+    table = robust_aggregates(runs, ["baseline", "temporal"], ["A", "B"],
+                              ["return_mean", "router_entropy"]).set_index(["metric", "variant"])
+    row = table.loc[("return_mean", "temporal")]
+    seed_levels = [(0.2 + 0.3) / 2, (0.4 + 0.3) / 2, (0.6 + 0.5) / 2, (0.8 + 0.5) / 2, (0.85 + 0.7) / 2]
+    assert row["level"] == pytest.approx(np.mean(seed_levels))
+    seed_differences = [0.1, 0.1, 0.1, 0.1, (-0.05 + 0.1) / 2]
+    assert row["difference"] == pytest.approx(np.mean(seed_differences))
+    assert row["p_improve"] == pytest.approx((4 / 5 + 5 / 5) / 2)
+    assert row["difference_ci_low"] > 0  # the pairing removes the seeds' spread
+    assert (row["n_seeds"], row["n_tasks"], row["direction"]) == (5, 2, "higher")
+    # Router entropy has no direction: a lower one (maybe collapse) is not ranked as better.
+    entropy = table.loc[("router_entropy", "temporal")]
+    assert entropy["direction"] == "none" and math.isnan(entropy["p_improve"])
+    assert entropy["difference"] == pytest.approx(-row["difference"])
+    baseline = table.loc[("return_mean", "baseline")]
+    assert math.isnan(baseline["difference"]) and math.isnan(baseline["p_improve"])
+    display = interval_table(table.reset_index(), ["metric", "variant"], {"p_improve": "P"})
+    assert display.loc[3, "P"] == "n/a" and display.loc[1, "n"] == "5"
 
 
-def test_iqm_bootstrap_reproducible_and_degenerate():
-    scores = [np.random.default_rng(1).random(5), np.random.default_rng(2).random(3)]
-    assert iqm_bootstrap(scores) == iqm_bootstrap(scores)
-    assert iqm_bootstrap(scores, seed=1) != iqm_bootstrap(scores, seed=2)
-    assert all(math.isnan(v) for v in iqm_bootstrap([[], [math.nan]]))
-    value, low, high = iqm_bootstrap([[0.3], []])
-    assert value == 0.3 and math.isnan(low) and math.isnan(high)
-
-
-def test_probability_of_improvement_hand_computed():
-    # x = (1, 2, 3), y = (2, 2, 0): wins+ties/2 per x: 1 (1 > 0), 2 (two ties, 2 > 0), 3 -> 6/9
-    assert pairwise_probability([1, 2, 3], [2, 2, 0]) == pytest.approx(2 / 3)
-    assert pairwise_probability([1, 2, 3], [2, 2, 0]) == pytest.approx(
-        mannwhitneyu([1, 2, 3], [2, 2, 0]).statistic / 9)
-    # averaged over tasks: (2/3 + 0) / 2; a task without runs of one side is skipped
-    assert probability_of_improvement([[1, 2, 3], [0, 0], [1]], [[2, 2, 0], [1, 1], []]) == pytest.approx(1 / 3)
-    assert pairwise_probability([0.5], [0.5]) == 0.5
-
-
-def test_probability_of_improvement_bootstrap():
-    # x always beats y in every resample: P = 1 with a zero-width interval
-    assert probability_of_improvement_bootstrap([[2, 3], [5, 6]], [[0, 1], [1, 2]]) == (1.0, 1.0, 1.0)
-    # one task, x = {0, 1}, y = {0.5}: each resampled x has k ~ Bin(2, 1/2) ones: P = k/2
-    # with probabilities 1/4, 1/2, 1/4 -> estimate 0.5, 95% interval [0, 1]
-    assert probability_of_improvement_bootstrap([[0, 1]], [[0.5]]) == (0.5, 0.0, 1.0)
-    x, y = [[0.1, 0.5, 0.9], [0.2, 0.4]], [[0.3, 0.6], [0.1, 0.7, 0.2]]
-    first = probability_of_improvement_bootstrap(x, y)
-    assert first == probability_of_improvement_bootstrap(x, y)
-    assert first[0] == pytest.approx(probability_of_improvement(x, y))
-    assert first[1] <= first[0] <= first[2]
-
-
-def test_robust_aggregates_table_directions():
-    cells = {"baseline": 0.5, "temporal": 0.8}
-    runs = pd.concat([runs_frame(cells, task=t, spread=0.05, seeds=3) for t in ("A", "B")])
-    entropy = pd.concat([runs_frame({"baseline": 1.0, "temporal": 0.4}, task=t, metric="router_entropy", seeds=3)
-                         for t in ("A", "B")])
-    runs["router_entropy"] = entropy["router_entropy"].to_numpy()
-    table = robust_aggregates(runs, ["baseline", "temporal"], ["A", "B"]).set_index(["metric", "variant"])
-    assert table.loc[("return_mean", "temporal"), "iqm"] == pytest.approx(0.8)
-    assert table.loc[("return_mean", "temporal"), "p_improve"] == 1.0
-    assert table.loc[("router_entropy", "temporal"), "better"] == "lower"
-    assert table.loc[("router_entropy", "temporal"), "p_improve"] == 1.0   # lower entropy improves
-    assert table.loc[("return_mean", "baseline"), "p_improve"] == 0.5
-    assert table.loc[("return_mean", "baseline"), ["n_tasks", "n_runs"]].tolist() == [2, 6]
-    display = interval_table(table.reset_index(), ["metric", "variant"], {"iqm": "IQM", "p_improve": "P"})
-    assert display.loc[1, "P"] == "1.000 [1.000, 1.000]"
+def test_robust_aggregates_leave_out_unpaired_seeds():
+    runs = paired_runs({("A", "baseline"): [0.1, 0.3, 0.5], ("A", "temporal"): [0.2, math.nan, 0.6]})
+    row = robust_aggregates(runs, ["temporal"], ["A"], ["return_mean"]).iloc[0]
+    assert row["n_seeds"] == 2 and row["difference"] == pytest.approx(0.1)
 
 
 # --- sample efficiency ----------------------------------------------------------------
 
 
 def test_sample_efficiency_hand_computed():
-    metrics = pd.DataFrame({"frames": [100, 200, 300, 400], "return_mean": [np.nan, 0.5, 1.0, 1.0]})
-    # trapezoid over (200, 0.5), (300, 1), (400, 1): 75 + 100 = 175, over 400 total frames
-    assert sample_efficiency(metrics, 0.8) == {"return_auc": pytest.approx(175 / 400), "frames_to_threshold": 300.0}
-    assert sample_efficiency(metrics, 0.5)["frames_to_threshold"] == 200.0
-    assert math.isnan(sample_efficiency(metrics, 1.1)["frames_to_threshold"])  # never reached
+    metrics = pd.DataFrame({
+        "frames": [100, 200, 300, 400, 500, 600, 700, 800],
+        "phase": ["warmup"] * 4 + ["finetune"] * 4,
+        "return_mean": [np.nan, 0.9, 0.5, 0.7, 0.8, 0.8, 0.6, 1.0],
+    })
+    result = sample_efficiency(metrics, 0.7)
+    # fine-tuning only: trapezoid over (500, 0.8), (600, 0.8), (700, 0.6), (800, 1.0) = 80 + 70 + 80, over 300 frames
+    assert result["return_auc"] == pytest.approx(230 / 300)
+    # trailing 5-update means from update 6 on (update 1 measured nothing): 0.74 at 600, 0.68, 0.78 at 800.
+    # The single update at 0.9 (200 frames) does not count.
+    assert result["frames_to_threshold"] == 600.0
+    assert sample_efficiency(metrics, 0.75)["frames_to_threshold"] == 800.0
+    assert sample_efficiency(metrics, 0.9)["frames_to_threshold"] == NEVER  # censored at the budget
+    one_phase = sample_efficiency(metrics.assign(phase="finetune"), 0.7)
+    assert math.isnan(one_phase["return_auc"])  # no warm-up before it: nothing counts as fine-tuning
     empty = sample_efficiency(metrics.assign(return_mean=np.nan))
-    assert math.isnan(empty["return_auc"]) and math.isnan(empty["frames_to_threshold"])
-    constant = pd.DataFrame({"frames": [0, 50, 100], "return_mean": [1.0, 1.0, 1.0]})
-    assert sample_efficiency(constant)["return_auc"] == 1.0
+    assert math.isnan(empty["return_auc"]) and empty["frames_to_threshold"] == NEVER
 
 
 def test_sample_efficiency_columns_and_summary(tmp_path):
     runs = []
-    for seed, status in enumerate(["finished", "finished", "diverged"], start=1):
+    for seed, status in enumerate(["finished", "finished", "diverged", "finished"], start=1):
         run_dir = tmp_path / f"seed{seed}"
         write_fake_run(run_dir, "T", "baseline", seed, status=status)
         runs.append({"task": "T", "variant": "baseline", "seed": seed, "run_dir": str(run_dir)})
     table = add_sample_efficiency(collect_runs(runs), threshold=0.0)
-    assert table["return_auc"].notna().tolist() == [True, True, False]
-    assert table["frames_to_threshold"].tolist()[:2] == [1024.0, 1024.0]  # first update with a return
     metrics = pd.read_csv(tmp_path / "seed1/metrics.csv")
     assert table.loc[0, "return_auc"] == pytest.approx(sample_efficiency(metrics)["return_auc"])
-    summary = summarise(table, metrics=FINAL_METRICS + EFFICIENCY_METRICS)
-    assert summary.loc[0, "n_reached_threshold"] == 2
-    display = display_table(summary, metrics=FINAL_METRICS + EFFICIENCY_METRICS)
-    assert display.loc[0, "reached"] == "2/2" and display.loc[0, "frames to threshold"].startswith("1024")
+    # the fake's first return is at update 2 of 8: the 5-update mean first exists at update 6
+    assert table["frames_to_threshold"].tolist() == [metrics["frames"][5], metrics["frames"][5], NEVER,
+                                                    metrics["frames"][5]]
+    assert table.loc[2, "return_auc"] == 0.0  # diverged: a failure
+    summary = summarise(table)
+    assert (summary.loc[0, "frames_to_threshold_median"], summary.loc[0, "frames_to_threshold_reached"]) == (
+        metrics["frames"][5], 3)
+    assert display_table(summary).loc[0, "frames to threshold (median)"] == f"{metrics['frames'][5]} (3/4 reached)"
+    never = summarise(add_sample_efficiency(collect_runs(runs), threshold=2.0))
+    assert display_table(never).loc[0, "frames to threshold (median)"] == ">budget (0/4 reached)"
 
 
 # --- specialisation ---------------------------------------------------------------
@@ -266,16 +284,36 @@ def _grid(tmp_path, plan):
     return collect_runs(runs)
 
 
-def test_usage_table_averages_finished_seeds(tmp_path):
-    runs = _grid(tmp_path, {("T", "baseline"): ["finished", "finished", "diverged"], ("T", "temporal"): [None]})
+def test_align_experts_undoes_a_relabelling():
+    usage = np.array([[0.7, 0.1, 0.1, 0.1], [0.1, 0.1, 0.6, 0.2], [0.05, 0.8, 0.1, 0.05]])
+    relabelled = [usage, usage[:, [3, 2, 1, 0]], usage[:, [1, 0, 3, 2]]]
+    permutations = align_experts(relabelled)
+    aligned = [m[:, p] for m, p in zip(relabelled, permutations)]
+    for matrix in aligned:
+        assert np.array_equal(matrix, aligned[0])
+    # numbered by the intent that uses them most: intent 0's favourite is expert 0, intent 1's expert 1, ...
+    assert aligned[0].argmax(axis=1).tolist() == [0, 1, 2]
+
+
+def test_usage_table_aligns_seeds_so_their_mean_stays_sharp(tmp_path):
+    # The fake's seeds favour different expert indices for the same intent, as real runs do.
+    runs = _grid(tmp_path, {("T", "baseline"): ["finished"] * 4 + ["diverged"], ("T", "temporal"): [None]})
+    raw = np.mean([[fake_usage("T", "baseline", s, i) for i in range(len(INTENTS))] for s in range(1, 5)], axis=0)
     usage = usage_table(runs)
-    assert set(usage["variant"]) == {"baseline"} and (usage["n_seeds"] == 2).all()
+    assert set(usage["variant"]) == {"baseline"} and set(usage["seed"]) == {1, 2, 3, 4}
     matrix = usage_matrix(usage, "T", "baseline")
     assert list(matrix.index) == INTENTS and matrix.shape == (3, 4)
-    expected = np.mean([fake_usage("T", "baseline", s, 1) for s in (1, 2)], axis=0)
-    assert matrix.loc["fetch"].to_numpy() == pytest.approx(expected)
     assert matrix.sum(axis=1).to_numpy() == pytest.approx(1.0, abs=1e-5)
+    favourite_shares = [np.mean([max(fake_usage("T", "baseline", s, i)) for s in range(1, 5)]) for i in range(3)]
+    assert raw.max(axis=1).max() < min(favourite_shares) - 0.15  # by index, the seeds blur each other
+    # aligned, each intent keeps its favourite: the mean of the seeds' favourite shares, on the diagonal
+    assert matrix.max(axis=1).to_numpy() == pytest.approx(favourite_shares)
+    assert matrix.to_numpy().argmax(axis=1).tolist() == [0, 1, 2]
+    seed_two = usage_matrix(usage, "T", "baseline", seed=2)
+    assert seed_two.loc["fetch"].max() == pytest.approx(max(fake_usage("T", "baseline", 2, 1)))
     assert usage_matrix(usage, "T", "temporal").empty
+    wide = mean_usage_table(usage)
+    assert wide.columns.tolist()[:4] == ["task", "variant", "intent", "n_seeds"] and (wide["n_seeds"] == 4).all()
 
 
 def test_episode_table_takes_first_finished_seed(tmp_path):
@@ -288,13 +326,15 @@ def test_episode_table_takes_first_finished_seed(tmp_path):
 
 
 def test_new_figures_write_pdf_and_png_even_with_empty_panels(tmp_path):
-    runs = _grid(tmp_path / "runs", {("T", v): ["finished", "finished"] for v in all_variants(["temporal", "overlap"])})
+    plan = {("T", v): ["finished", "finished", "diverged"] for v in all_variants(["temporal", "overlap"])}
+    runs = _grid(tmp_path / "runs", plan)
     variants, tasks = all_variants(["temporal", "overlap"]), ["T", "EmptyTask"]
-    effects = factorial_effects(runs, ["temporal", "overlap"], ["router_entropy", "return_mean"])
-    robust = robust_aggregates(runs, variants, tasks)
+    metrics = ["router_mutual_information", "return_mean"]
+    effects = factorial_effects(runs, ["temporal", "overlap"], metrics)
+    robust = robust_aggregates(runs, variants, tasks, metrics)
     paths = {}
     for name, plot, args in [
-        ("effects", plot_effects, (effects, tasks, ["router_entropy", "return_mean"])),
+        ("effects", plot_effects, (effects, tasks, metrics)),
         ("robust", plot_robust_aggregates, (robust, variants)),
         ("usage", plot_usage_heatmaps, (usage_table(runs), tasks, variants)),
         ("episodes", plot_episodes, (episode_table(runs), tasks, variants)),

@@ -21,7 +21,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from moe.analysis.stats import bootstrap_ci
+from moe.analysis.metrics import METRICS, names
+from moe.analysis.runs import scored
+from moe.analysis.stats import mean_ci
 
 REPO = Path(__file__).resolve().parents[1]
 WORKFLOW_FILES = ["Snakefile", "workflow", "tests/fakeruns.py", "tests/tools"]
@@ -35,7 +37,6 @@ FIGURES = [f"{name}.{ext}" for name in ("learning_curves", "final_router_entropy
            for ext in ("pdf", "png")]
 #: Tables shown in the report beside the figures.
 REPORT_TABLES = ["final_metrics.csv", "factorial_effects.csv", "robust_aggregates.csv", "expert_usage.csv"]
-METRICS = ["router_entropy", "marginal_router_entropy", "return_mean", "success_rate", "switch_rate", "intent_nmi"]
 
 
 def copy_workflow(dest: Path) -> Path:
@@ -94,17 +95,19 @@ def check_analysis_tables(workdir: Path, config: dict) -> None:
     tasks = [task["name"] for task in config["tasks"]]
     n_corrections = len(config.get("corrections", default_config()["corrections"]))
     effects = pd.read_csv(tables / "factorial_effects.csv")
-    assert len(effects) == len(tasks) * 2 * (2 ** n_corrections - 1)
-    assert set(effects["metric"]) == {"router_entropy", "return_mean"}
+    analysis = default_config()["analysis"]
+    assert len(effects) == len(tasks) * len(analysis["effect_metrics"]) * (2 ** n_corrections - 1)
+    assert set(effects["metric"]) == set(analysis["effect_metrics"])
+    assert effects["p_holm"].dropna().between(0, 1).all() and (effects["p_holm"] >= effects["p_value"]).all()
     robust = pd.read_csv(tables / "robust_aggregates.csv")
-    assert len(robust) == 2 * 2 ** n_corrections
-    assert robust["p_improve"].dropna().between(0, 1).all() and robust["iqm"].notna().any()
+    assert len(robust) == len(analysis["robust_metrics"]) * 2 ** n_corrections
+    assert robust["p_improve"].dropna().between(0, 1).all() and robust["level"].notna().any()
     episodes = pd.read_csv(tables / "eval_episodes.csv")
     assert episodes.groupby(["task", "variant"]).ngroups == len(tasks) * 2 ** n_corrections
     usage = pd.read_csv(tables / "expert_usage.csv")
     assert usage.groupby(["task", "variant"]).ngroups == len(tasks) * 2 ** n_corrections
     summary = pd.read_csv(tables / "final_metrics.csv")
-    for column in ("return_auc_mean", "frames_to_threshold_mean", "n_reached_threshold"):
+    for column in ("return_auc_mean", "frames_to_threshold_median", "frames_to_threshold_reached"):
         assert column in summary
 
 
@@ -217,7 +220,8 @@ def test_lint_reports_nothing_but_the_missing_conda_environments(workflow_copy):
 
 
 def check_tables_match_runs(workdir: Path, config: dict) -> pd.DataFrame:
-    """Recompute every table cell from the runs' final.json files."""
+    """Recompute every table cell of a final.json metric from the runs' final.json files:
+    finished runs' values, diverged runs' failure scores (`scored`)."""
     summary = pd.read_csv(workdir / "results/tables/final_metrics.csv")
     variants = summary["variant"].unique().tolist()
     assert len(variants) == 2 ** len(config.get("corrections", default_config()["corrections"]))
@@ -231,9 +235,10 @@ def check_tables_match_runs(workdir: Path, config: dict) -> pd.DataFrame:
         assert row.n_finished == len(finished)
         assert row.n_diverged == sum(1 for f in finals if f and f["status"] == "diverged")
         assert row.n_missing == sum(1 for f in finals if f is None)
-        for metric in METRICS:
-            values = [f[metric] for f in finished if f[metric] is not None]
-            expected = bootstrap_ci(values)
+        for metric in names(source="final.json"):
+            values = [scored(metric, f["status"], math.nan if f.get(metric) is None else f[metric])
+                      for f in finals if f]
+            expected = mean_ci(values, bounds=METRICS[metric].bounds)
             got = (getattr(row, f"{metric}_mean"), getattr(row, f"{metric}_ci_low"), getattr(row, f"{metric}_ci_high"))
             for e, g in zip(expected, got):
                 assert (math.isnan(e) and math.isnan(g)) or g == pytest.approx(e, rel=1e-9), (row, metric)

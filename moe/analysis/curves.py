@@ -1,4 +1,4 @@
-"""Learning curves of finished runs, resampled onto a common frame grid per task."""
+"""Learning curves of finished runs on a common frame grid per task, and per-run sample efficiency."""
 
 from __future__ import annotations
 
@@ -9,9 +9,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from moe.analysis.runs import FINISHED
+from moe.analysis.metrics import LEARNING_CURVES, METRICS_CSV, NEVER, names
+from moe.analysis.runs import FINISHED, scored
 
-CURVE_METRICS = ["return_mean", "router_entropy"]
+#: Learning-curve metrics: columns of metrics.csv that the registry shows as curves.
+CURVE_METRICS = names(shown_in=LEARNING_CURVES)
 
 
 def resample_curve(frames: np.ndarray, values: np.ndarray, grid: np.ndarray) -> np.ndarray:
@@ -72,51 +74,59 @@ def learning_curves(
     return pd.DataFrame(rows, columns=columns)
 
 
-#: Per-run sample-efficiency columns added to runs.csv and summarised in the final table.
-EFFICIENCY_METRICS = ["return_auc", "frames_to_threshold"]
+#: Updates in the trailing moving average that `frames_to_threshold` reads (one update's
+#: return is the mean of the few episodes that ended in it: noisy).
+SMOOTHING_UPDATES = 5
 #: Default return a run must reach for `frames_to_threshold` (config `analysis.return_threshold`).
 RETURN_THRESHOLD = 0.8
 
 
 def sample_efficiency(metrics_df: pd.DataFrame, threshold: float = RETURN_THRESHOLD) -> dict:
-    """Area under the return curve and frames to first reach `threshold`, from one run's `metrics.csv`.
+    """Fine-tuning return AUC and frames to the return threshold, from one run's `metrics.csv`.
 
-    - `return_auc`: trapezoid integral of `return_mean` over `frames` through the
-      updates that measured a return (NaN rows, where no episode ended, are skipped),
-      divided by the run's total frames (its last row). Frames before the first
-      measured return add nothing, so with returns in [0, 1] the AUC is in [0, 1]:
-      1 would be return 1 from the first frame on.
-    - `frames_to_threshold`: `frames` of the first update whose `return_mean` is
-      >= threshold (no interpolation); NaN if never reached.
+    - `return_auc`: the return curve over the fine-tuning phase only (rows after the
+      first phase: the warm-up is the same for every variant of a seed), as its
+      trapezoid integral over `frames` divided by the frames it spans, i.e. the
+      time-averaged return during fine-tuning, in [0, 1] for returns in [0, 1].
+      Updates where no episode ended (NaN) are skipped; one measured update gives its
+      value; a run with a single phase has no fine-tuning (NaN).
+    - `frames_to_threshold`: frames from the run's start to the first update where the
+      trailing mean of `return_mean` over `SMOOTHING_UPDATES` updates (all measured) is
+      >= threshold; `NEVER` (inf: censored at the budget) if it never gets there.
     """
     out = {"return_auc": math.nan, "frames_to_threshold": math.nan}
     if metrics_df.empty or "return_mean" not in metrics_df:
         return out
     data = metrics_df.sort_values("frames")
-    frames = data["frames"].to_numpy(dtype=float)
-    values = data["return_mean"].to_numpy(dtype=float)
-    total = frames[-1]
-    valid = ~np.isnan(values)
-    if total > 0 and valid.any():
-        f, v = frames[valid], values[valid]
-        out["return_auc"] = float(np.trapezoid(v, f) / total) if f.size > 1 else 0.0
-    reached = np.flatnonzero(valid & (values >= threshold))
-    if reached.size:
-        out["frames_to_threshold"] = float(frames[reached[0]])
+    smoothed = data["return_mean"].rolling(SMOOTHING_UPDATES, min_periods=SMOOTHING_UPDATES).mean()
+    reached = data.loc[smoothed >= threshold, "frames"]
+    out["frames_to_threshold"] = float(reached.iloc[0]) if len(reached) else NEVER
+    if "phase" in data:
+        first_phase = data["phase"].iloc[0]
+        data = data[data["phase"] != first_phase]
+    finetune = data.dropna(subset=["return_mean"])
+    frames = finetune["frames"].to_numpy(dtype=float)
+    returns = finetune["return_mean"].to_numpy(dtype=float)
+    if frames.size == 1:
+        out["return_auc"] = float(returns[0])
+    elif frames.size > 1:
+        out["return_auc"] = float(np.trapezoid(returns, frames) / (frames[-1] - frames[0]))
     return out
 
 
 def add_sample_efficiency(runs: pd.DataFrame, threshold: float = RETURN_THRESHOLD) -> pd.DataFrame:
     """`runs` (one row per expected run, from `collect_runs`) with `return_auc` and
-    `frames_to_threshold` from each finished run's `metrics.csv` (NaN for the others)."""
+    `frames_to_threshold`: from each finished run's `metrics.csv`, scored like every
+    metric (`runs.scored`: a diverged run is a failure), NaN for failed and missing runs."""
     runs = runs.copy()
+    efficiency_metrics = names(source=METRICS_CSV)
     records = []
     for run in runs.itertuples(index=False):
         metrics_csv = Path(run.run_dir) / "metrics.csv"
+        values = dict.fromkeys(efficiency_metrics, math.nan)
         if run.status == FINISHED and metrics_csv.exists():
-            records.append(sample_efficiency(pd.read_csv(metrics_csv), threshold))
-        else:
-            records.append(dict.fromkeys(EFFICIENCY_METRICS, math.nan))
-    for metric in EFFICIENCY_METRICS:
-        runs[metric] = [record[metric] for record in records]
+            values.update(sample_efficiency(pd.read_csv(metrics_csv), threshold))
+        records.append({name: scored(name, run.status, values[name]) for name in efficiency_metrics})
+    for name in efficiency_metrics:
+        runs[name] = [record[name] for record in records]
     return runs

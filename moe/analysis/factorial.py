@@ -1,23 +1,26 @@
-"""Factorial effects of the corrections: the grid is a full 2^k design.
+"""Factorial effects of the corrections: the grid is a full 2^k design, paired by seed.
 
 Each correction is a two-level factor coded -1 (off) / +1 (on); a variant is one
 cell. For a term T (a non-empty set of corrections: a main effect if |T| = 1, an
-interaction otherwise) the code of a cell is the product of its factors' codes,
-and the **effect** is
+interaction otherwise) the code of a cell is the product of its factors' codes, and
+seed s's **contrast** is
 
-    effect(T) = mean of the cell means at code +1  -  mean of the cell means at code -1
-              = (2 / 2^k) * sum_cells code_T(cell) * cell_mean
+    effect_s(T) = (2 / 2^k) * sum_cells code_T(cell) * y(cell, s)
+                = mean over cells at code +1 of y(cell, s) - mean over cells at code -1
 
-i.e. twice the coefficient of T in the ±1-coded regression on the cell means (the
-standard Yates contrast divided by 2^(k-1)). Each cell weighs the same whatever its
-number of seeds. A main effect is the average change in the response when that
-correction is switched on, over all settings of the others; a two-factor
+i.e. twice the coefficient of T in the ±1-coded regression on that seed's cells (the
+standard Yates contrast divided by 2^(k-1)). A main effect is the average change when
+that correction is switched on, over all settings of the others; a two-factor
 interaction is half the difference between A's effect with B on and with B off.
 
-Intervals: percentile bootstrap, resampling the seeds within each cell
-independently (a stratified bootstrap over cells) with a fixed random state. If a
-cell has no finished seed the effect is undefined: NaN, with a note naming the
-cell, never an estimate from the cells that happen to exist.
+Why per seed: a seed is the same warm-up, levels and minibatch order in every
+variant, so whatever a seed does to all variants alike cancels inside its own
+contrast. The effect is the mean of the seeds' contrasts, with `mean_ci` (a paired
+t-interval) and the matching t-test p-value, Holm-adjusted over the whole table. A
+seed counts only where it has a value in every cell: a diverged run scores 0 in return
+statistics, so it stays there; it has no router statistics, so there it leaves its
+seed out, and `note` says so. If a variant has no value at all, the effect is NaN,
+never an estimate from the cells that happen to exist.
 """
 
 from __future__ import annotations
@@ -29,8 +32,8 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
-from moe.analysis.runs import FINISHED
-from moe.analysis.stats import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED
+from moe.analysis.metrics import metric
+from moe.analysis.stats import CONFIDENCE, holm, linear_bounds, mean_ci, t_test_p
 from moe.variants import all_variants, parse_variant
 
 #: Separator of the corrections in an interaction term's name, e.g. `entropy_min:temporal`.
@@ -58,53 +61,31 @@ def contrast_matrix(corrections: Sequence[str], variants: Sequence[str] | None =
     return pd.DataFrame.from_dict(rows, orient="index", columns=variants)
 
 
-def effect_contrasts(cell_means, corrections: Sequence[str]) -> pd.Series:
-    """Effects of every term from one response per cell (`{variant: mean}` or a Series).
-
-    NaN for every term if a cell of the full 2^k design is absent or NaN.
-    """
+def contrast_weights(corrections: Sequence[str]) -> pd.DataFrame:
+    """Weight of each cell (column) in each term's effect (row): code * 2 / 2^k."""
     codes = contrast_matrix(corrections)
-    means = pd.Series(cell_means, dtype=float).reindex(codes.columns)
-    return pd.Series(codes.to_numpy() @ means.to_numpy() * (2.0 / codes.shape[1]), index=codes.index)
+    return codes * (2.0 / codes.shape[1])
 
 
-def bootstrap_effects(
-    cells: dict[str, np.ndarray],
-    corrections: Sequence[str],
-    confidence: float = 0.95,
-    n_resamples: int = BOOTSTRAP_RESAMPLES,
-    seed: int = BOOTSTRAP_SEED,
-) -> pd.DataFrame:
-    """Effects with percentile bootstrap intervals from per-cell seed values.
+def seed_contrasts(values: pd.DataFrame, corrections: Sequence[str]) -> pd.DataFrame:
+    """Each seed's effects: `values` has one row per seed and one column per variant;
+    the result one row per seed with a value in every cell of the 2^k design, one column per term."""
+    weights = contrast_weights(corrections)
+    cells = values.reindex(columns=weights.columns).dropna()
+    return cells @ weights.T
 
-    `cells` maps every variant to its finished seeds' values (NaNs dropped). Returns
-    one row per term: `term, order, effect, ci_low, ci_high`. Seeds are resampled
-    within each cell, independently, with `numpy.random.default_rng(seed)`; a cell
-    with one seed contributes no spread.
-    """
-    codes = contrast_matrix(corrections)
-    variants = list(codes.columns)
-    values = [np.asarray(cells.get(v, []), dtype=float) for v in variants]
-    values = [x[~np.isnan(x)] for x in values]
-    terms = list(codes.index)
-    order = [term.count(TERM_SEPARATOR) + 1 for term in terms]
-    result = pd.DataFrame({"term": terms, "order": order})
-    if any(x.size == 0 for x in values):
-        result["effect"] = result["ci_low"] = result["ci_high"] = math.nan
-        return result
-    weights = codes.to_numpy(dtype=float) * (2.0 / len(variants))
-    effects = weights @ np.array([x.mean() for x in values])
-    rng = np.random.default_rng(seed)
-    boot_means = np.stack(
-        [x[rng.integers(0, x.size, size=(n_resamples, x.size))].mean(axis=1) for x in values], axis=1
-    )  # (n_resamples, cells)
-    boot_effects = boot_means @ weights.T  # (n_resamples, terms)
-    tail = (1.0 - confidence) / 2.0 * 100.0
-    low, high = np.percentile(boot_effects, [tail, 100.0 - tail], axis=0)
-    result["effect"] = effects
-    result["ci_low"] = np.minimum(low, effects)  # float noise: keep the estimate inside its interval
-    result["ci_high"] = np.maximum(high, effects)
-    return result
+
+def _note(values: pd.DataFrame, variants: Sequence[str]) -> str:
+    """Why seeds are missing from the contrasts (empty if none is)."""
+    cells = values.reindex(columns=variants)
+    empty = [v for v in variants if cells[v].isna().all()]
+    if empty:
+        return "no value in " + ", ".join(empty)
+    incomplete = cells[cells.isna().any(axis=1)]
+    return "; ".join(
+        f"seed {seed} left out: no value in " + ", ".join(v for v in variants if math.isnan(row[v]))
+        for seed, row in incomplete.iterrows()
+    )
 
 
 def factorial_effects(
@@ -112,42 +93,39 @@ def factorial_effects(
     corrections: Sequence[str],
     metrics: Sequence[str],
     group_cols: Sequence[str] = ("task",),
-    confidence: float = 0.95,
-    n_resamples: int = BOOTSTRAP_RESAMPLES,
-    seed: int = BOOTSTRAP_SEED,
+    confidence: float = CONFIDENCE,
 ) -> pd.DataFrame:
-    """Effect table from `runs.csv`-style rows (one per run: group columns, variant, status, metrics).
+    """Effect table from `runs.csv`-style rows (one per run: group columns, variant, seed, scored metrics).
 
-    Columns: group columns, `metric, term, order, effect, ci_low, ci_high, n_cells,
-    min_seeds, note`. Only finished runs count. `note` names the cells without a
-    finished seed (effects NaN) or says when some cell has a single seed.
+    Columns: group columns, `metric, term, order, effect, effect_ci_low, effect_ci_high,
+    p_value, p_holm, n_seeds, note`. `n_seeds` counts the seeds with a value in every
+    variant (their contrasts make the estimate); `note` names the seeds left out and
+    why, or the variant without any value (effects NaN). `p_holm` adjusts over every
+    row of the returned table (its family).
     """
     group_cols = list(group_cols)
-    variants = all_variants(list(corrections))
-    finished = runs[runs["status"] == FINISHED]
-    tables = []
+    weights = contrast_weights(corrections)
+    variants = list(weights.columns)
+    rows = []
     for keys, group in runs.groupby(group_cols, sort=False):
         keys = keys if isinstance(keys, tuple) else (keys,)
-        done = finished.loc[finished.index.intersection(group.index)]
-        for metric in metrics:
-            cells = {v: done.loc[done["variant"] == v, metric].dropna().to_numpy(dtype=float) for v in variants}
-            counts = {v: len(x) for v, x in cells.items()}
-            table = bootstrap_effects(cells, corrections, confidence, n_resamples, seed)
-            empty = [v for v in variants if counts[v] == 0]
-            if empty:
-                note = "no finished seed in " + ", ".join(empty)
-            elif min(counts.values()) < 2:
-                note = "a cell has 1 seed: interval ignores its spread"
-            else:
-                note = ""
-            for col, key in zip(group_cols, keys):
-                table.insert(group_cols.index(col), col, key)
-            table.insert(len(group_cols), "metric", metric)
-            table["n_cells"] = sum(1 for v in variants if counts[v] > 0)
-            table["min_seeds"] = min(counts.values())
-            table["note"] = note
-            tables.append(table)
-    columns = [*group_cols, "metric", "term", "order", "effect", "ci_low", "ci_high", "n_cells", "min_seeds", "note"]
-    if not tables:
+        for name in metrics:
+            values = group.pivot(index="seed", columns="variant", values=name).reindex(columns=variants)
+            contrasts = seed_contrasts(values, corrections)
+            note = _note(values, variants)
+            for term, term_weights in weights.iterrows():
+                bounds = linear_bounds(term_weights, metric(name).bounds)
+                effect, low, high = mean_ci(contrasts[term], confidence, bounds)
+                rows.append({
+                    **dict(zip(group_cols, keys)), "metric": name, "term": term,
+                    "order": term.count(TERM_SEPARATOR) + 1,
+                    "effect": effect, "effect_ci_low": low, "effect_ci_high": high,
+                    "p_value": t_test_p(contrasts[term]), "n_seeds": len(contrasts), "note": note,
+                })
+    columns = [*group_cols, "metric", "term", "order", "effect", "effect_ci_low", "effect_ci_high",
+               "p_value", "p_holm", "n_seeds", "note"]
+    if not rows:
         return pd.DataFrame(columns=columns)
-    return pd.concat(tables, ignore_index=True)[columns]
+    table = pd.DataFrame(rows)
+    table["p_holm"] = holm(table["p_value"])
+    return table[columns]

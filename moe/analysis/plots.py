@@ -15,19 +15,20 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from moe.analysis.runs import FINISHED  # noqa: E402
-from moe.analysis.stats import BOOTSTRAP_SEED  # noqa: E402
+from moe.analysis.curves import CURVE_METRICS  # noqa: E402
+from moe.analysis.metrics import HIGHER, LOWER, metric  # noqa: E402
+from moe.analysis.runs import DIVERGED, FINISHED  # noqa: E402
+from moe.analysis.stats import mean_ci  # noqa: E402
 
-METRIC_TITLES = {
-    "return_mean": "return",
-    "router_entropy": "router entropy H(alpha) [nats]",
-    "marginal_router_entropy": "marginal router entropy [nats]",
-    "success_rate": "success rate",
-    "switch_rate": "switch rate",
-    "intent_nmi": "intent NMI",
-}
-#: Bands and error bars: 95% bootstrap CI across seeds, with the tables' fixed seed.
-ERRORBAR = ("ci", 95)
+#: Marker colours of a run's status where figures show diverged runs (scored as failures).
+STATUS_COLORS = {FINISHED: "0.6", DIVERGED: "C3"}
+
+
+def errorbar(name: str):
+    """Seaborn `errorbar` for metric `name`: the tables' interval (`mean_ci`), so bands
+    and bars show exactly what the tables print."""
+    bounds = metric(name).bounds
+    return lambda values: mean_ci(values, bounds=bounds)[1:]
 
 
 def save_figure(fig, paths: Sequence) -> None:
@@ -48,25 +49,25 @@ def plot_learning_curves(
     hue_order: Sequence[str],
     paths: Sequence,
     hue: str = "variant",
-    metrics: Sequence[str] = ("return_mean", "router_entropy"),
+    metrics: Sequence[str] = CURVE_METRICS,
 ):
-    """Rows: metrics; columns: tasks; one line per `hue` value with a 95% CI band across seeds."""
+    """Rows: metrics; columns: tasks; one line per `hue` value with a 95% `mean_ci` band across seeds."""
     fig, axes = plt.subplots(
         len(metrics), len(tasks), figsize=(4.2 * len(tasks), 3.2 * len(metrics)), squeeze=False
     )
-    for row, metric in enumerate(metrics):
+    for row, name in enumerate(metrics):
         for col, task in enumerate(tasks):
             ax = axes[row][col]
-            data = curves[(curves["task"] == task) & (curves["metric"] == metric)]
+            data = curves[(curves["task"] == task) & (curves["metric"] == name)]
             if data.empty:
                 _placeholder(ax, f"{task}\nno data")
                 continue
             sns.lineplot(
                 data=data, x="frames", y="value", hue=hue, hue_order=list(hue_order),
-                errorbar=ERRORBAR, seed=BOOTSTRAP_SEED, ax=ax, legend=(row == 0 and col == len(tasks) - 1),
+                errorbar=errorbar(name), ax=ax, legend=(row == 0 and col == len(tasks) - 1),
             )
             ax.set_title(task if row == 0 else "")
-            ax.set_ylabel(METRIC_TITLES.get(metric, metric) if col == 0 else "")
+            ax.set_ylabel(metric(name).axis_label if col == 0 else "")
     legend_axes = [ax for ax in axes.flat if ax.get_legend() is not None]
     for ax in legend_axes:
         sns.move_legend(ax, "upper left", bbox_to_anchor=(1.02, 1.0), title=hue, frameon=False)
@@ -84,38 +85,39 @@ def plot_final_metrics(
     x: str = "variant",
     reference_lines: Mapping[str, Sequence[tuple[float, str]]] | None = None,
 ):
-    """Rows: metrics; columns: tasks. Each finished seed as a dot, and per `x` value
-    the mean with a 95% bootstrap CI bar.
+    """Rows: metrics; columns: tasks. Each run that counts as a dot (grey: finished;
+    red: diverged, at its failure score), and per `x` value the mean with its 95% `mean_ci` bar.
 
     `reference_lines` maps a metric to `(y, label)` pairs drawn as dashed lines.
     """
     reference_lines = reference_lines or {}
-    finished = runs[runs["status"] == FINISHED]
     width = max(4.0, 0.55 * len(order) + 1.5)
     fig, axes = plt.subplots(
         len(metrics), len(tasks), figsize=(width * len(tasks), 5.0 * len(metrics)), squeeze=False
     )
-    for row, metric in enumerate(metrics):
+    for row, name in enumerate(metrics):
         for col, task in enumerate(tasks):
             ax = axes[row][col]
-            data = finished[(finished["task"] == task) & finished[metric].notna()]
+            data = runs[(runs["task"] == task) & runs[name].notna()]
             if data.empty:
                 _placeholder(ax, f"{task}\nno data")
                 continue
-            sns.stripplot(data=data, x=x, y=metric, order=list(order), color="0.6", size=3, ax=ax, jitter=0.15)
+            sns.stripplot(data=data, x=x, y=name, order=list(order), hue="status", palette=STATUS_COLORS,
+                          hue_order=[s for s in STATUS_COLORS if s in set(data["status"])], size=3, ax=ax,
+                          jitter=0.15, legend=False)
             sns.pointplot(
-                data=data, x=x, y=metric, order=list(order), errorbar=ERRORBAR, seed=BOOTSTRAP_SEED,
+                data=data, x=x, y=name, order=list(order), errorbar=errorbar(name),
                 linestyle="none", color="C0", capsize=0.2, ax=ax,
             )
-            for index, (y, label) in enumerate(reference_lines.get(metric, ())):
+            for index, (y, label) in enumerate(reference_lines.get(name, ())):
                 ax.axhline(y, linestyle="--", linewidth=1, color=f"C{3 + index}")
                 ax.annotate(label, xy=(1.0, y), xycoords=("axes fraction", "data"), fontsize=8,
                             xytext=(3, 0), textcoords="offset points", va="center")
-            if metric.endswith("entropy"):
+            if metric(name).unit == "nats":
                 ax.set_ylim(bottom=0.0)  # entropies are >= 0; keeps ln 2 and ln K in proportion
             ax.set_title(task if row == 0 else "")
             ax.set_xlabel(x if row == len(metrics) - 1 else "")
-            ax.set_ylabel(METRIC_TITLES.get(metric, metric) if col == 0 else "")
+            ax.set_ylabel(metric(name).axis_label if col == 0 else "")
             ax.tick_params(axis="x", labelrotation=60)
             for label in ax.get_xticklabels():
                 label.set_horizontalalignment("right")
@@ -135,33 +137,47 @@ def entropy_reference_lines(num_experts: int) -> list[tuple[float, str]]:
 # --- factorial effects, robust aggregates, specialisation ------------------------------
 
 
+def _interval_errorbar(ax, data: pd.DataFrame, stat: str, y, **style) -> None:
+    """Horizontal bars from `<stat>_ci_low` to `<stat>_ci_high` around `stat` at heights `y`."""
+    lower = (data[stat] - data[f"{stat}_ci_low"]).clip(lower=0).fillna(0)
+    upper = (data[f"{stat}_ci_high"] - data[stat]).clip(lower=0).fillna(0)
+    ax.errorbar(data[stat], y, xerr=[lower, upper], fmt="none", ecolor="0.4", capsize=3, **style)
+
+
+#: Holm-adjusted p-value under which the effects figure fills a term's marker.
+SIGNIFICANCE = 0.05
+
+
 def plot_effects(effects: pd.DataFrame, tasks: Sequence[str], metrics: Sequence[str], paths: Sequence):
     """Forest plot: rows metrics, columns tasks; one line per term (main effects on top,
-    then interactions), the effect with its 95% bootstrap interval; a line at 0 (no effect)."""
+    then interactions), the paired effect with its 95% interval; a line at 0 (no effect).
+    A filled marker: Holm-adjusted p < 0.05 over the whole table; hollow otherwise."""
     terms = list(dict.fromkeys(effects.sort_values("order", kind="stable")["term"])) if not effects.empty else []
     height = max(2.5, 0.35 * len(terms) + 1.2)
     fig, axes = plt.subplots(len(metrics), len(tasks), figsize=(4.2 * len(tasks), height * len(metrics)),
                              squeeze=False)
-    for row, metric in enumerate(metrics):
+    for row, name in enumerate(metrics):
         for col, task in enumerate(tasks):
             ax = axes[row][col]
-            data = effects[(effects["task"] == task) & (effects["metric"] == metric)]
+            data = effects[(effects["task"] == task) & (effects["metric"] == name)]
             data = data.set_index("term").reindex(terms)
             if data.empty or data["effect"].isna().all():
                 note = data["note"].dropna().iloc[0] if not data.empty and data["note"].notna().any() else "no data"
-                _placeholder(ax, f"{task}\n{METRIC_TITLES.get(metric, metric)}\neffects n/a: {note}")
+                _placeholder(ax, f"{task}\n{metric(name).label}\neffects n/a: {note}")
                 continue
-            y = list(range(len(terms)))[::-1]
-            lower = (data["effect"] - data["ci_low"]).clip(lower=0).fillna(0)
-            upper = (data["ci_high"] - data["effect"]).clip(lower=0).fillna(0)
+            y = np.arange(len(terms))[::-1]
+            _interval_errorbar(ax, data, "effect", y)
             colors = [f"C{min(int(order) - 1, 9)}" for order in data["order"]]
-            ax.errorbar(data["effect"], y, xerr=[lower, upper], fmt="none", ecolor="0.4", capsize=3)
-            ax.scatter(data["effect"], y, c=colors, zorder=3)
+            shown = (data["p_holm"] < SIGNIFICANCE).to_numpy()
+            ax.scatter(data["effect"][shown], y[shown], c=[c for c, s in zip(colors, shown) if s], zorder=3)
+            ax.scatter(data["effect"][~shown], y[~shown], facecolors="white",
+                       edgecolors=[c for c, s in zip(colors, shown) if not s], zorder=3)
             ax.axvline(0.0, color="0.3", linewidth=1, linestyle="--")
             ax.set_yticks(y)
             ax.set_yticklabels(terms if col == 0 else [""] * len(terms))
-            ax.set_title(task if row == 0 else "")
-            ax.set_xlabel(f"effect on {METRIC_TITLES.get(metric, metric)}")
+            n = int(data["n_seeds"].max())
+            ax.set_title(f"{task} (n = {n})" if row == 0 else f"n = {n}", fontsize=9)
+            ax.set_xlabel(f"effect on {metric(name).axis_label}")
     fig.tight_layout()
     save_figure(fig, paths)
     return fig
@@ -169,69 +185,93 @@ def plot_effects(effects: pd.DataFrame, tasks: Sequence[str], metrics: Sequence[
 
 def plot_robust_aggregates(robust: pd.DataFrame, variants: Sequence[str], paths: Sequence,
                            baseline: str = "baseline"):
-    """rliable-style interval plots: top row IQM per variant, bottom row P(variant improves
-    on the baseline), one column per metric; 95% stratified bootstrap intervals."""
+    """Across tasks, paired by seed, one column per metric: the variant's level (mean over
+    tasks), its difference from the baseline (dashed 0) and P(variant better than its
+    paired baseline run) (dashed 0.5; only for metrics with a direction); 95% `mean_ci`."""
     metrics = list(dict.fromkeys(robust["metric"])) if not robust.empty else ["return_mean"]
     height = max(2.5, 0.35 * len(variants) + 1.0)
-    fig, axes = plt.subplots(2, len(metrics), figsize=(4.8 * len(metrics), 2 * height), squeeze=False)
-    y = list(range(len(variants)))[::-1]
-    for col, metric in enumerate(metrics):
-        data = robust[robust["metric"] == metric].set_index("variant").reindex(list(variants))
-        better = data["better"].dropna().iloc[0] if data["better"].notna().any() else "higher"
-        for row, (stat, xlabel) in enumerate([
-            ("iqm", f"IQM of {METRIC_TITLES.get(metric, metric)}"),
-            ("p_improve", f"P(variant {'>' if better == 'higher' else '<'} {baseline}) on {metric}"),
+    fig, axes = plt.subplots(3, len(metrics), figsize=(4.8 * len(metrics), 3 * height), squeeze=False)
+    y = np.arange(len(variants))[::-1]
+    for col, name in enumerate(metrics):
+        data = robust[robust["metric"] == name].set_index("variant").reindex(list(variants))
+        label = metric(name).axis_label
+        better = {HIGHER: ">", LOWER: "<"}.get(metric(name).direction)
+        for row, (stat, xlabel, line) in enumerate([
+            ("level", f"{label}, mean over tasks", None),
+            ("difference", f"{label}: variant - {baseline}", 0.0),
+            ("p_improve", f"P(variant {better} {baseline}), paired by seed", 0.5),
         ]):
             ax = axes[row][col]
             if data[stat].isna().all():
-                _placeholder(ax, f"{metric}\nno data")
+                reason = "no direction: not ranked" if stat == "p_improve" and better is None else "no data"
+                _placeholder(ax, f"{metric(name).label}\n{reason}")
                 continue
-            lower = (data[stat] - data[f"{stat}_ci_low"]).clip(lower=0).fillna(0)
-            upper = (data[f"{stat}_ci_high"] - data[stat]).clip(lower=0).fillna(0)
-            ax.errorbar(data[stat], y, xerr=[lower, upper], fmt="o", color="C0", ecolor="0.4", capsize=3)
+            _interval_errorbar(ax, data, stat, y)
+            ax.scatter(data[stat], y, color="C0", zorder=3)
+            if line is not None:
+                ax.axvline(line, color="0.3", linewidth=1, linestyle="--")
             if stat == "p_improve":
-                ax.axvline(0.5, color="0.3", linewidth=1, linestyle="--")
                 ax.set_xlim(-0.02, 1.02)
-            elif metric.endswith("entropy"):
-                ax.axvline(math.log(2), color="C3", linewidth=1, linestyle="--")
-                ax.annotate("ln 2", xy=(math.log(2), 1.0), xycoords=("data", "axes fraction"), fontsize=8,
-                            xytext=(2, -10), textcoords="offset points")
             ax.set_yticks(y)
             ax.set_yticklabels(list(variants) if col == 0 else [""] * len(variants))
             ax.set_xlabel(xlabel)
+        n_seeds, n_tasks = data["n_seeds"].fillna(0).max(), data["n_tasks"].fillna(0).max()
+        axes[0][col].set_title(f"n = {int(n_seeds)} (seeds), {int(n_tasks)} tasks", fontsize=9)
     fig.tight_layout()
     save_figure(fig, paths)
     return fig
 
 
 def plot_usage_heatmaps(usage: pd.DataFrame, tasks: Sequence[str], variants: Sequence[str], paths: Sequence):
-    """Intent x expert usage (fraction of the intent's steps with the expert as argmax),
-    rows variants, columns tasks; colour scale 0..1 shared by all panels."""
+    """Intent x aligned-expert usage (mean router weight over the intent's steps), rows
+    variants; per task a block of columns: the mean over seeds (numbers printed), then
+    each seed as a small multiple. Colour scale 0..1 shared by all panels."""
+    from matplotlib.gridspec import GridSpec
+
     from moe.analysis.specialisation import usage_matrix
 
-    fig, axes = plt.subplots(len(variants), len(tasks), figsize=(4.2 * len(tasks), 1.9 * len(variants)),
-                             squeeze=False)
+    seeds = sorted(usage["seed"].unique()) if not usage.empty else []
+    # Width ratios: the mean panel, then one narrow panel per seed, then room for the next task's intent labels.
+    block = [2.2, *([1.0] * len(seeds)), 1.4]
+    fig = plt.figure(figsize=(0.75 * sum(block) * len(tasks) + 1.0, 1.25 * len(variants) + 0.8))
+    grid = GridSpec(len(variants), len(block) * len(tasks), figure=fig, width_ratios=block * len(tasks),
+                    hspace=0.5, wspace=0.15)
     image = None
-    for row, variant in enumerate(variants):
-        for col, task in enumerate(tasks):
-            ax = axes[row][col]
+    for col, task in enumerate(tasks):
+        first = col * len(block)
+        for row, variant in enumerate(variants):
+            ax = fig.add_subplot(grid[row, first])
             matrix = usage_matrix(usage, task, variant)
             if matrix.empty:
-                _placeholder(ax, f"{task}\n{variant}\nno data")
+                _placeholder(ax, f"{variant}\nno data")
                 continue
-            image = ax.imshow(matrix.to_numpy(dtype=float), vmin=0.0, vmax=1.0, cmap="viridis", aspect="auto")
-            for (i, j), value in np.ndenumerate(matrix.to_numpy(dtype=float)):
-                ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=7,
+            values = matrix.to_numpy(dtype=float)
+            image = ax.imshow(values, vmin=0.0, vmax=1.0, cmap="viridis", aspect="auto")
+            for (i, j), value in np.ndenumerate(values):
+                ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=6,
                         color="white" if value < 0.6 else "black")
-            ax.set_xticks(range(matrix.shape[1]))
-            ax.set_xticklabels([str(k) for k in range(matrix.shape[1])] if row == len(variants) - 1 else [])
-            ax.set_yticks(range(matrix.shape[0]))
+            ax.set_xticks(range(values.shape[1]))
+            ax.set_xticklabels([str(k) for k in range(values.shape[1])] if row == len(variants) - 1 else [],
+                               fontsize=7)
+            ax.set_yticks(range(values.shape[0]))
             ax.set_yticklabels(matrix.index, fontsize=7)
-            ax.set_title(f"{task}\n{variant}" if row == 0 else variant, fontsize=8)
+            n = usage[(usage["task"] == task) & (usage["variant"] == variant)]["seed"].nunique()
+            ax.set_title(f"{task}\n{variant}: mean of {n}" if row == 0 else f"{variant}: mean of {n}", fontsize=7)
             if row == len(variants) - 1:
-                ax.set_xlabel("expert (argmax)")
+                ax.set_xlabel("aligned expert", fontsize=7)
+            for offset, seed in enumerate(seeds, start=1):
+                small = fig.add_subplot(grid[row, first + offset])
+                small.set_xticks([])
+                small.set_yticks([])
+                seed_matrix = usage_matrix(usage, task, variant, seed)
+                if not seed_matrix.empty:
+                    small.imshow(seed_matrix.to_numpy(dtype=float), vmin=0.0, vmax=1.0, cmap="viridis", aspect="auto")
+                else:
+                    small.set_facecolor("0.9")
+                if row == 0:
+                    small.set_title(f"seed {seed}", fontsize=6)
     if image is not None:
-        fig.colorbar(image, ax=axes, shrink=0.6, label="fraction of the intent's steps")
+        fig.colorbar(image, ax=fig.axes, shrink=0.5, label="mean router weight over the intent's steps")
     save_figure(fig, paths)
     return fig
 
@@ -297,35 +337,54 @@ def plot_episodes(episodes: pd.DataFrame, tasks: Sequence[str], variants: Sequen
     return fig
 
 
+#: Router mutual information (nats) of the diagonal lines of the entropy scatter.
+MUTUAL_INFORMATION_LINES = (0.0, 0.25, 0.5, 1.0)
+
+
 def plot_entropy_scatter(runs: pd.DataFrame, tasks: Sequence[str], hue_order: Sequence[str], paths: Sequence,
                          hue: str = "variant"):
-    """Per-step router entropy (x) against marginal router entropy (y), one dot per
-    finished run, one panel per task. Dashed lines at ln 2 on both axes; the diagonal
-    is the bound marginal >= per-step. Hedging: x near ln 2 and y near x; flipping:
-    x low, y high (far above the diagonal)."""
+    """Router entropy mean_t H(alpha_t) (x) against marginal router entropy H(mean_t alpha_t)
+    (y), one dot per finished run, one panel per task. The router mutual information is
+    y - x, so the lines y = x + c are equal-MI lines (labelled). Hedging: top right
+    (uniform at every step, MI ~ 0); collapse: bottom left (one expert everywhere, MI ~
+    0); specialisation: top left (commits per step, to different experts: high MI).
+    Below the diagonal is impossible (the marginal entropy is never below the per-step mean)."""
     finished = runs[runs["status"] == FINISHED]
     experts = finished["num_experts"].dropna()
     top = math.log(int(experts.max())) if not experts.empty else math.log(4)
-    fig, axes = plt.subplots(1, len(tasks), figsize=(4.2 * len(tasks), 4.0), squeeze=False)
+    edge = top * 1.05
+    fig, axes = plt.subplots(1, len(tasks), figsize=(4.6 * len(tasks), 4.4), squeeze=False)
     for col, task in enumerate(tasks):
         ax = axes[0][col]
         data = finished[(finished["task"] == task)].dropna(subset=["router_entropy", "marginal_router_entropy"])
+        ax.fill_between([0, edge], [0, 0], [0, edge], color="0.93", zorder=0)
+        ax.text(0.7 * edge, 0.15 * edge, "impossible\n(marginal < per-step)", fontsize=7, color="0.5", ha="center")
+        ax.axhline(top, color="0.6", linewidth=0.8, linestyle=":")
+        for c in MUTUAL_INFORMATION_LINES:
+            if c < top:
+                ax.plot([0, top - c], [c, top], color="0.55", linewidth=0.8, linestyle="-" if c == 0 else "--")
+                # the label sits on its line, halfway, along it (45 degrees on equal axes)
+                ax.text((top - c) / 2, c + (top - c) / 2, f"MI {c:g}", fontsize=7, color="0.4", rotation=45,
+                        rotation_mode="anchor", ha="center", va="bottom")
+        box = {"boxstyle": "round,pad=0.2", "facecolor": "white", "edgecolor": "0.8", "alpha": 0.8}
+        for text, (x, y, ha, va) in {"specialised": (0.02, 0.98, "left", "top"),
+                                     "hedging": (0.98, 1.0, "right", "bottom"),
+                                     "collapse": (0.02, 0.02, "left", "bottom")}.items():
+            ax.text(x * edge, y * top, text, fontsize=8, fontstyle="italic", color="0.25", ha=ha, va=va, bbox=box,
+                    zorder=4)
+        ax.text(0.5 * edge, top, f"ln {int(round(math.exp(top)))}", fontsize=7, color="0.4", ha="center", va="bottom")
         if data.empty:
-            _placeholder(ax, f"{task}\nno data")
-            continue
-        sns.scatterplot(data=data, x="router_entropy", y="marginal_router_entropy", hue=hue,
-                        hue_order=list(hue_order), style=hue, style_order=list(hue_order), ax=ax, s=40,
-                        legend=(col == len(tasks) - 1))
-        ax.plot([0, top * 1.05], [0, top * 1.05], color="0.6", linewidth=1)
-        for line in (ax.axvline, ax.axhline):
-            line(math.log(2), color="C3", linestyle="--", linewidth=1)
-        ax.annotate("ln 2", xy=(math.log(2), 0.0), xytext=(3, 3), textcoords="offset points", fontsize=8, color="C3")
-        ax.set_xlim(0, top * 1.05)
-        ax.set_ylim(0, top * 1.05)
+            ax.text(0.5, 0.5, f"{task}\nno data", ha="center", va="center", transform=ax.transAxes)
+        else:
+            sns.scatterplot(data=data, x="router_entropy", y="marginal_router_entropy", hue=hue,
+                            hue_order=list(hue_order), style=hue, style_order=list(hue_order), ax=ax, s=40,
+                            legend=(col == len(tasks) - 1), zorder=3)
+        ax.set_xlim(0, edge)
+        ax.set_ylim(0, edge)
         ax.set_aspect("equal")
         ax.set_title(task)
-        ax.set_xlabel("per-step H(alpha_t), mean [nats]")
-        ax.set_ylabel("marginal H(mean alpha) [nats]" if col == 0 else "")
+        ax.set_xlabel(f"{metric('router_entropy').axis_label}: per-step mean")
+        ax.set_ylabel(f"{metric('marginal_router_entropy').axis_label}" if col == 0 else "")
         if ax.get_legend() is not None:
             sns.move_legend(ax, "upper left", bbox_to_anchor=(1.02, 1.0), title=hue, frameon=False)
     fig.tight_layout()

@@ -9,19 +9,13 @@ from pathlib import Path
 
 import pandas as pd
 
-#: Final metrics reported in the tables, in column order.
-FINAL_METRICS = [
-    "router_entropy",
-    "marginal_router_entropy",
-    "return_mean",
-    "success_rate",
-    "switch_rate",
-    "intent_nmi",
-]
+from moe.analysis.metrics import FINAL_JSON, metric, names
 
 FINISHED, DIVERGED, FAILED, MISSING = "finished", "diverged", "failed", "missing"
 #: Every status a run can have; each becomes an `n_<status>` column of the tables.
 STATUSES = [FINISHED, DIVERGED, FAILED, MISSING]
+#: Facts about a run (not statistics) kept from final.json.
+RUN_FIELDS = ["num_experts", "frames", "episodes"]
 
 
 def _as_float(value) -> float:
@@ -31,16 +25,27 @@ def _as_float(value) -> float:
         return math.nan
 
 
+def scored(name: str, status: str, value: float) -> float:
+    """What a run counts as in statistics: its value if it finished; if it diverged,
+    the metric's `diverged` score (a failure: return 0) or NaN where diverged runs are
+    left out (router statistics); NaN for failed and missing runs."""
+    if status == FINISHED:
+        return value
+    if status == DIVERGED and metric(name).diverged is not None:
+        return metric(name).diverged
+    return math.nan
+
+
 def read_run(run_dir) -> dict:
-    """Status and final metrics of one run directory.
+    """Status and scored final metrics (every final.json metric of the registry) of one run directory.
 
     - `missing`: no `final.json` (never ran, still running, or the trainer crashed);
     - `failed`: `final.json` is unreadable or has an unknown status;
-    - `diverged` / `finished`: as the trainer reports.
-    Metrics are NaN where absent or null (e.g. `intent_nmi` on a task without intent labels).
+    - `diverged` / `finished`: as the trainer reports; a diverged run scores as `scored` says.
+    Metrics are NaN where absent or null (e.g. intent statistics on a task without intent labels).
     """
-    record = {"status": MISSING, "num_experts": math.nan, "frames": math.nan, "episodes": math.nan}
-    record.update({metric: math.nan for metric in FINAL_METRICS})
+    metric_names = names(source=FINAL_JSON)
+    record = {"status": MISSING, **dict.fromkeys(RUN_FIELDS, math.nan), **dict.fromkeys(metric_names, math.nan)}
     final_path = Path(run_dir) / "final.json"
     if not final_path.exists():
         return record
@@ -53,13 +58,15 @@ def read_run(run_dir) -> dict:
         record["status"] = FAILED
         return record
     record["status"] = final["status"]
-    for key in ["num_experts", "frames", "episodes", *FINAL_METRICS]:
+    for key in RUN_FIELDS:
         record[key] = _as_float(final.get(key))
+    for name in metric_names:
+        record[name] = scored(name, record["status"], _as_float(final.get(name)))
     return record
 
 
 def collect_runs(runs: Iterable[Mapping]) -> pd.DataFrame:
-    """One row per expected run: the given identifying columns, `status`, and final metrics.
+    """One row per expected run: the given identifying columns, `status`, and scored final metrics.
 
     `runs` are dicts with at least `run_dir` (e.g. from `moe.analysis.grid.train_runs`);
     every other key is kept as an identifying column. Every expected run gets a row,

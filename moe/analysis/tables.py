@@ -1,4 +1,4 @@
-"""Summaries across seeds with bootstrap CIs, written as CSV, Markdown and LaTeX."""
+"""Summaries across seeds with `mean_ci` intervals, written as CSV, Markdown and LaTeX."""
 
 from __future__ import annotations
 
@@ -6,87 +6,109 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from moe.analysis.runs import FINAL_METRICS, FINISHED, STATUSES
-from moe.analysis.stats import bootstrap_ci
+from moe.analysis.metrics import FINAL_METRICS_TABLE, metric, names
+from moe.analysis.runs import FINISHED, STATUSES
+from moe.analysis.stats import mean_ci
 
-#: Column headers of the human-readable tables.
-METRIC_LABELS = {
-    "router_entropy": "router H",
-    "marginal_router_entropy": "marginal H",
-    "return_mean": "return",
-    "success_rate": "success",
-    "switch_rate": "switch rate",
-    "intent_nmi": "intent NMI",
-    "return_auc": "return AUC",
-    "frames_to_threshold": "frames to threshold",
-}
-#: Counted per group: finished runs whose return reached the threshold at all.
-REACHED_COLUMN = "n_reached_threshold"
+#: Statuses whose seeds the tables list by name (the finished ones are just counted).
+LISTED_STATUSES = [status for status in STATUSES if status != FINISHED]
+
+
+def _seed_list(seeds) -> str:
+    return " ".join(str(seed) for seed in seeds)
 
 
 def summarise(
     runs: pd.DataFrame,
     group_cols: Sequence[str] = ("task", "variant"),
-    metrics: Sequence[str] = FINAL_METRICS,
+    metrics: Sequence[str] | None = None,
 ) -> pd.DataFrame:
-    """One row per group (in order of first appearance) with run counts and metric CIs.
+    """One row per group (in order of first appearance): run counts and each metric's summary.
 
-    Columns: the group columns, `n_seeds` (runs expected), `n_finished`, `n_diverged`,
-    `n_failed`, `n_missing`, then `<metric>_mean`, `<metric>_ci_low`, `<metric>_ci_high`
-    for each metric (and `n_reached_threshold` if `frames_to_threshold` is one of them:
-    its mean is over the runs that reached it). Statistics use finished runs only; the others are counted, so
-    a group whose runs all diverged shows up with NaN statistics, not as a gap.
+    Columns: the group columns, `n_seeds` (runs expected), `n_<status>` for every
+    status and `seeds_<status>` (space-separated) for the unfinished ones; per metric
+    (default: every registered metric present in `runs`), `<metric>_n` (runs with a
+    value: finished ones, plus diverged ones where they score as failures) and either
+    `<metric>_mean`, `<metric>_ci_low`, `<metric>_ci_high` (`mean_ci`) or, for a
+    median metric, `<metric>_median` and `<metric>_reached` (runs with a finite value).
+    A group whose runs all failed shows up with NaN statistics, not as a gap.
     """
     group_cols = list(group_cols)
+    metrics = [name for name in names() if name in runs] if metrics is None else list(metrics)
     rows = []
     for keys, group in runs.groupby(group_cols, sort=False):
         row = dict(zip(group_cols, keys if isinstance(keys, tuple) else (keys,)))
         row["n_seeds"] = len(group)
         for status in STATUSES:
             row[f"n_{status}"] = int((group["status"] == status).sum())
-        finished = group[group["status"] == FINISHED]
-        if "frames_to_threshold" in metrics:
-            row[REACHED_COLUMN] = int(finished["frames_to_threshold"].notna().sum())
-        for metric in metrics:
-            mean, low, high = bootstrap_ci(finished[metric].to_numpy(dtype=float))
-            row[f"{metric}_mean"], row[f"{metric}_ci_low"], row[f"{metric}_ci_high"] = mean, low, high
+        for status in LISTED_STATUSES:
+            row[f"seeds_{status}"] = _seed_list(group.loc[group["status"] == status, "seed"]) if "seed" in group else ""
+        for name in metrics:
+            values = group[name].dropna().to_numpy(dtype=float)
+            row[f"{name}_n"] = values.size
+            if metric(name).summary == "median":
+                row[f"{name}_median"] = float(np.median(values)) if values.size else math.nan
+                row[f"{name}_reached"] = int(np.isfinite(values).sum())
+            else:
+                estimate, low, high = mean_ci(values, bounds=metric(name).bounds)
+                row[f"{name}_mean"], row[f"{name}_ci_low"], row[f"{name}_ci_high"] = estimate, low, high
         rows.append(row)
     return pd.DataFrame(rows)
 
 
-def _cell(mean: float, low: float, high: float, digits: int) -> str:
-    if math.isnan(mean):
+def interval_cell(estimate: float, low: float, high: float, n: int, digits: int = 3) -> str:
+    """`mean [low, high]`; `(no spread)` where several runs agree and the metric has no
+    known range (no honest interval); a single run shows its value alone."""
+    if math.isnan(estimate):
         return "n/a"
-    if math.isnan(low):
-        return f"{mean:.{digits}f}"
-    return f"{mean:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
+    text = f"{estimate:.{digits}f}"
+    if not math.isnan(low):
+        return f"{text} [{low:.{digits}f}, {high:.{digits}f}]"
+    return f"{text} (no spread)" if n >= 2 else text
+
+
+def median_cell(median: float, reached: int, n: int) -> str:
+    """The median frames, `>budget` when more than half the runs never reached the threshold."""
+    if n == 0:
+        return "n/a"
+    text = ">budget" if math.isinf(median) else f"{median:.0f}"
+    return f"{text} ({reached}/{n} reached)"
 
 
 def display_table(
     summary: pd.DataFrame,
     group_cols: Sequence[str] = ("task", "variant"),
-    metrics: Sequence[str] = FINAL_METRICS,
+    metrics: Sequence[str] | None = None,
     digits: int = 3,
 ) -> pd.DataFrame:
-    """Strings for humans: `mean [low, high]` per metric, and `finished/seeds` plus the other counts."""
+    """Strings for humans: `finished/seeds`, the seeds that diverged, failed or are
+    missing, and one cell per metric (default: those the registry shows in the final
+    metrics table). A cell ends in `n=<k>` when fewer runs than `seeds` count in it
+    (router statistics leave out diverged runs), so every interval states its n."""
+    metrics = names(shown_in=FINAL_METRICS_TABLE) if metrics is None else list(metrics)
     table = pd.DataFrame({col: summary[col].astype(str) for col in group_cols})
     table["finished"] = [f"{f}/{n}" for f, n in zip(summary["n_finished"], summary["n_seeds"])]
-    for status in STATUSES[1:]:
-        table[status] = summary[f"n_{status}"].astype(str)
-    for metric in metrics:
-        if f"{metric}_mean" not in summary:
+    for status in LISTED_STATUSES:
+        table[status] = [f"{count}: seeds {seeds}" if count else "0"
+                         for count, seeds in zip(summary[f"n_{status}"], summary[f"seeds_{status}"].fillna(""))]
+    for name in metrics:
+        if f"{name}_n" not in summary:
             continue
-        places = 0 if metric == "frames_to_threshold" else digits
-        table[METRIC_LABELS.get(metric, metric)] = [
-            _cell(m, lo, hi, places)
-            for m, lo, hi in zip(
-                summary[f"{metric}_mean"], summary[f"{metric}_ci_low"], summary[f"{metric}_ci_high"]
-            )
-        ]
-    if REACHED_COLUMN in summary:
-        table["reached"] = [f"{r}/{f}" for r, f in zip(summary[REACHED_COLUMN], summary["n_finished"])]
+        if metric(name).summary == "median":
+            cells = [median_cell(m, r, n) for m, r, n in
+                     zip(summary[f"{name}_median"], summary[f"{name}_reached"], summary[f"{name}_n"])]
+            table[f"{metric(name).label} (median)"] = cells
+            continue
+        cells = []
+        for row in summary.itertuples(index=False):
+            n = getattr(row, f"{name}_n")
+            cell = interval_cell(getattr(row, f"{name}_mean"), getattr(row, f"{name}_ci_low"),
+                                 getattr(row, f"{name}_ci_high"), n, digits)
+            cells.append(cell if n == row.n_seeds or cell == "n/a" else f"{cell} n={n}")
+        table[metric(name).label] = cells
     return table
 
 
@@ -133,9 +155,10 @@ def write_tables(
     group_cols: Sequence[str] = ("task", "variant"),
     caption: str = "",
     label: str = "tab:results",
-    metrics: Sequence[str] = FINAL_METRICS,
+    metrics: Sequence[str] | None = None,
 ) -> None:
-    """The summary as machine-readable CSV (full precision) and as Markdown and LaTeX."""
+    """The summary as machine-readable CSV (full precision, every metric) and as Markdown
+    and LaTeX (`metrics`, default: the registry's final-metrics table)."""
     for path in (csv_path, markdown_path, latex_path):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     summary.to_csv(csv_path, index=False)
@@ -151,15 +174,16 @@ def interval_table(
     extra_cols: Sequence[str] = (),
     digits: int = 3,
 ) -> pd.DataFrame:
-    """Strings for humans from a table of estimates with `<stat>_ci_low/high` (or
-    `ci_low/high` for the stat `effect`) columns: `stats` maps a stat column to its header."""
+    """Strings for humans from a table of estimates with `<stat>_ci_low/high` columns:
+    `stats` maps a stat column to its header; `n_seeds` (the n of every interval) is
+    shown as `n`; `extra_cols` are copied."""
     table = pd.DataFrame({col: data[col].astype(str) for col in id_cols})
     for stat, header in stats.items():
-        prefix = "" if stat == "effect" else f"{stat}_"
         table[header] = [
-            _cell(m, lo, hi, digits)
-            for m, lo, hi in zip(data[stat], data[f"{prefix}ci_low"], data[f"{prefix}ci_high"])
+            interval_cell(m, lo, hi, n, digits)
+            for m, lo, hi, n in zip(data[stat], data[f"{stat}_ci_low"], data[f"{stat}_ci_high"], data["n_seeds"])
         ]
+    table["n"] = data["n_seeds"].astype(str)
     for col in extra_cols:
         table[col] = data[col].fillna("").astype(str)
     return table
@@ -176,3 +200,18 @@ def write_display_tables(data: pd.DataFrame, table: pd.DataFrame, csv_path, mark
         Path(markdown_path).write_text(to_markdown(table))
     if latex_path is not None:
         Path(latex_path).write_text(to_latex(table, caption, label))
+
+
+def p_value_cell(p: float) -> str:
+    if math.isnan(p):
+        return "n/a"
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def effects_display_table(effects: pd.DataFrame) -> pd.DataFrame:
+    """The factorial effects for humans: `effect [95% CI]`, `n` seeds, Holm-adjusted p, note."""
+    table = interval_table(effects.assign(metric=[metric(name).label for name in effects["metric"]]),
+                           ["task", "metric", "term"], {"effect": "effect [95% CI]"})
+    table["p (Holm)"] = [p_value_cell(p) for p in effects["p_holm"]]
+    table["note"] = effects["note"].fillna("").astype(str).to_numpy()
+    return table

@@ -22,7 +22,7 @@ rule aggregate_final:
     params:
         runs=grid.train_runs(config),
         group_cols=["task", "variant"],
-        caption="Final router entropy and return per task and variant (mean and 95% bootstrap CI across seeds).",
+        caption="Final metrics per task and variant: mean [95% t-interval] over seeds (n = seeds unless a cell says n=k; diverged runs score 0 in return and success and are left out of router statistics); frames to threshold: median.",
         label="tab:final_metrics",
         return_threshold=config["analysis"]["return_threshold"],
     script:

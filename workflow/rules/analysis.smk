@@ -1,8 +1,8 @@
 # Reviewer questions on the main grid, from runs.csv and the run directories:
-# which correction does the work and do they interact (2^k factorial effects), is the
-# difference real across tasks (rliable-style IQM and probability of improvement),
-# and do experts line up with intents (usage heatmaps, a recorded episode, the
-# per-step vs marginal entropy scatter). The logic is in moe.analysis
+# which correction does the work and do they interact (2^k factorial effects, paired
+# by seed), is the difference real across tasks (paired differences and probability
+# of improvement), and do experts line up with intents (aligned usage heatmaps, a
+# recorded episode, the router vs marginal entropy scatter). The logic is in moe.analysis
 # (factorial, robust, specialisation, plots); the scripts are thin.
 
 
@@ -24,7 +24,7 @@ rule analyse_effects:
     params:
         corrections=config["corrections"],
         metrics=config["analysis"]["effect_metrics"],
-        caption="Factorial effects of the corrections per task: main effects and interactions (mean at + minus mean at -, 95% bootstrap CI over seeds).",
+        caption="Factorial effects of the corrections per task: main effects and interactions (mean at + minus mean at -), each seed's own contrast averaged over seeds, with a 95% paired t-interval.",
         label="tab:factorial_effects",
     script:
         "../scripts/analyse_effects.py"
@@ -75,7 +75,7 @@ rule analyse_robust:
         tasks=grid.task_names(config),
         metrics=config["analysis"]["robust_metrics"],
         baseline="baseline",
-        caption="Across tasks: interquartile mean and probability of improving on the baseline per variant (95% stratified bootstrap CI).",
+        caption="Across tasks, paired by seed: per variant the mean over tasks, the difference from the baseline and the probability of beating the baseline run of the same seed, each with a 95% t-interval over seeds (n).",
         label="tab:robust_aggregates",
     script:
         "../scripts/analyse_robust.py"

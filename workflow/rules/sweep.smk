@@ -29,7 +29,7 @@ use rule aggregate_final as aggregate_sweep with:
     params:
         runs=lambda wildcards: grid.sweep_runs(config, wildcards.sweep),
         group_cols=["task", "setting"],
-        caption=lambda wildcards: f"Sweep {wildcards.sweep}: final metrics per task and value (mean and 95% bootstrap CI across seeds).",
+        caption=lambda wildcards: f"Sweep {wildcards.sweep}: final metrics per task and value: mean [95% t-interval] over seeds (n = seeds unless a cell says n=k).",
         label=lambda wildcards: f"tab:sweep_{wildcards.sweep}",
 
 

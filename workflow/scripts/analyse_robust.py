@@ -1,4 +1,5 @@
-"""Snakemake script: IQM and probability of improvement over the baseline across tasks."""
+"""Snakemake script: per variant across tasks, paired by seed: level, difference from the
+baseline, probability of improving on it."""
 
 import sys
 
@@ -13,9 +14,9 @@ params = snakemake.params  # noqa: F821
 output = snakemake.output  # noqa: F821
 runs = pd.read_csv(snakemake.input.runs, dtype={"variant": str})  # noqa: F821
 robust = robust_aggregates(runs, params.variants, params.tasks, params.metrics, baseline=params.baseline)
-table = interval_table(robust, ["metric", "variant", "better"],
-                       {"iqm": "IQM [95% CI]", "p_improve": f"P(improves on {params.baseline}) [95% CI]"},
-                       ["n_tasks", "n_runs"])
+table = interval_table(robust, ["metric", "variant", "direction"],
+                       {"level": "mean over tasks [95% CI]", "difference": f"minus {params.baseline} [95% CI]",
+                        "p_improve": f"P(better than {params.baseline}) [95% CI]"})
 write_display_tables(robust, table, output.csv, output.markdown, output.latex,
                      caption=params.caption, label=params.label)
 print(robust.to_string())
