@@ -195,6 +195,14 @@ def test_train_command_carries_config_overrides(workflow_copy, tmp_path):
         ({"tasks": [{"name": "A-v0", "frames": 0}]}, "'tasks.0.frames'"),    # wrong value
         ({"corrections": "temporal"}, "'corrections'"),                      # wrong type
         ({"sweeps": {"s": {"variant": "nope", "key": "lr", "values": [1]}}}, "'sweeps.s.variant'"),
+        # What only the trainer's own config code knows, checked at parse time (issue 20):
+        ({"tasks": [{"name": "NoSuch-v0", "frames": 1000}]}, "'tasks.0.name': unknown env id 'NoSuch-v0'"),
+        ({"trainer": {"set": {"no_such.key": 1}}}, "'trainer.set' (no_such.key=1)"),
+        ({"sweeps": {"temporal_coef": {"variant": "temporal", "key": "corrections.temporl.coef",
+                                       "values": [0.3, 1]}}},
+         "'sweeps.temporal_coef' (corrections.temporl.coef=0.3): the trainer refuses it: config key "
+         "corrections.temporl: unknown correction"),
+        ({"corrections": ["temporal", "entropy_min"]}, "'corrections'"),
     ],
 )
 def test_invalid_config_stops_before_any_job_naming_the_key(workflow_copy, tmp_path, bad_config, key):
@@ -204,6 +212,8 @@ def test_invalid_config_stops_before_any_job_naming_the_key(workflow_copy, tmp_p
     assert result.returncode != 0
     assert "Invalid config" in output and key in output, output
     assert "Job stats" not in output
+    message = [line for line in output.splitlines() if line.startswith("Invalid config")]
+    assert len(message) == 1, output  # one line names the problem
 
 
 def test_lint_reports_nothing_but_the_missing_conda_environments(workflow_copy):
