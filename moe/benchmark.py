@@ -7,9 +7,11 @@ Measures, in one invocation, frames per second of
   environment processes (default 16) x `--rollout-steps` frames (default 128),
   4 epochs, minibatch 256, lr 1e-3; every process on one torch thread, so it
   uses all the machine's cores through its environment processes;
-- `gat`, `cnn`: our `moe.train.Trainer`, one process and one torch thread, the
-  same environment, frames per update, epochs and minibatch, for the default
-  GAT MoE agent and for the CNN MoE agent;
+- `gat`, `gat_previous`, `cnn`: our `moe.train.Trainer`, one process and one
+  torch thread, the same environment, frames per update, epochs and minibatch,
+  for the default GAT MoE agent, the GAT the benchmark used before
+  (d=32, 2 layers, 2 heads; docs/PERFORMANCE.md says why the default changed)
+  and the CNN MoE agent;
 - `raw_env`: the bare gymnasium environment (MiniGrid's own code, as the
   reference steps it) with random actions, one process, resetting when an
   episode ends;
@@ -36,6 +38,13 @@ highest ratio of one round to the reference of the same round), `target_ratio`
 and `meets_target` columns repeat the contender's summary on each of its rows
 (empty where they do not apply, e.g. every ratio with `--skip-reference`).
 
+For our agents it also counts the floating-point operations of one update
+(`torch.utils.flop_counter`: matrix products, attention, convolutions, forward
+and backward) and measures this thread's rate on a 1024^3 fp32 matrix product:
+`floor` is the fraction of that arithmetic floor the update reaches (floor time
+over measured update time), so a reader sees how close to the limit the code is
+and whether a model is bound by arithmetic or by per-operation overhead.
+
 Targets (issue): gat >= 1.0x and cnn >= 2.0x the reference's frames/s, and every
 one of our training processes under 600 MB peak RSS.
 """
@@ -58,9 +67,11 @@ from pathlib import Path
 # Kept free of torch imports: the parent only orchestrates, so it stays small and
 # the children it starts do not inherit a large address space.
 
-CONTENDERS = ["reference", "gat", "cnn", "raw_env", "our_env"]
+CONTENDERS = ["reference", "gat", "gat_previous", "cnn", "raw_env", "our_env"]
 ENV_ONLY = ("raw_env", "our_env")
-OURS = ("gat", "cnn")
+#: Our contenders: the trainer's --set overrides of each.
+OURS = {"gat": [], "gat_previous": ["model.gat_dim=32", "model.gat_layers=2", "model.gat_heads=2"],
+        "cnn": ["model.encoder=cnn"]}
 TARGET_RATIO = {"gat": 1.0, "cnn": 2.0}
 RSS_LIMIT_MB = 600.0
 RESULT_PREFIX = "BENCHMARK_RESULT "
@@ -72,10 +83,13 @@ COLUMNS = [
     # time split of the timed updates (seconds, then fractions of `seconds`)
     "seconds_env", "seconds_inference", "seconds_update", "share_env", "share_inference", "share_update",
     "peak_rss_mb", "cpu_seconds", "fps_per_cpu", "load_average",
+    # arithmetic: FLOPs of one PPO update, this thread's GEMM rate, fraction of the floor reached
+    "gflop_per_update", "gemm_gflops", "floor_fraction",
     # the contender's summary over repeats, repeated on each of its rows
     "fps_median", "fps_min", "fps_max", "ratio_vs_reference", "fraction_of_raw_env",
     "share_env_median", "share_inference_median", "share_update_median", "peak_rss_mb_max",
-    "fps_per_cpu_median", "round_ratio_min", "round_ratio_max", "target_ratio", "meets_target",
+    "fps_per_cpu_median", "floor_fraction_median", "round_ratio_min", "round_ratio_max", "target_ratio",
+    "meets_target",
 ]
 
 DEFAULT_ENV = "MiniGrid-DoorKey-5x5-v0"
@@ -114,19 +128,36 @@ def _single_thread_torch():
     return torch
 
 
-def measure_ours(encoder: str, env_id: str, num_envs: int, rollout_steps: int, updates: int, seed: int) -> dict:
-    """Our trainer, one process, one thread: 1 warm-up update, then `updates` timed ones."""
+def gemm_gflops(size: int = 1024, repeats: int = 10) -> float:
+    """This thread's best rate on a size^3 fp32 matrix product, in GFLOP/s."""
+    import torch
+
+    left, right = torch.randn(size, size), torch.randn(size, size)
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.perf_counter()
+        left @ right
+        best = min(best, time.perf_counter() - started)
+    return 2 * size**3 / best / 1e9
+
+
+def measure_ours(name: str, env_id: str, num_envs: int, rollout_steps: int, updates: int, seed: int) -> dict:
+    """Our trainer, one process, one thread: 1 warm-up update, 1 counted one, then `updates` timed ones."""
     import tempfile
 
     torch = _single_thread_torch()
+    from torch.utils.flop_counter import FlopCounterMode
+
     from moe.config import resolve
     from moe.train import Trainer
 
-    config = resolve(None, [f"num_envs={num_envs}", f"rollout_steps={rollout_steps}", f"model.encoder={encoder}",
+    config = resolve(None, [f"num_envs={num_envs}", f"rollout_steps={rollout_steps}", *OURS[name],
                             "threads=1", "device=cpu"])
     with tempfile.TemporaryDirectory(prefix="moe-benchmark-") as out_dir:  # the trainer writes nothing there
-        trainer = Trainer(env_id, "baseline", seed, (updates + 1) * num_envs * rollout_steps, config, Path(out_dir))
+        trainer = Trainer(env_id, "baseline", seed, (updates + 2) * num_envs * rollout_steps, config, Path(out_dir))
         trainer.train_one_update()  # warm-up
+        with FlopCounterMode(display=False) as counter:
+            trainer.train_one_update()
         split = {"seconds_env": 0.0, "seconds_inference": 0.0, "seconds_update": 0.0}
         cpu_started, started = time.process_time(), time.perf_counter()
         for _ in range(updates):
@@ -135,9 +166,11 @@ def measure_ours(encoder: str, env_id: str, num_envs: int, rollout_steps: int, u
                 split[key] += row[key]
         seconds = time.perf_counter() - started
         cpu_seconds = time.process_time() - cpu_started
-        trainer.envs.close()
+    gflop_per_update, gemm = counter.get_total_flops() / 1e9, gemm_gflops()
     return {"frames": updates * trainer.batch_frames, "seconds": seconds, **split, "cpu_seconds": cpu_seconds,
-            "peak_rss_mb": peak_rss_mb(), "torch_version": torch.__version__}
+            "peak_rss_mb": peak_rss_mb(), "torch_version": torch.__version__,
+            "gflop_per_update": gflop_per_update, "gemm_gflops": gemm,
+            "floor_fraction": gflop_per_update / gemm / (seconds / updates)}
 
 
 def measure_env(env_id: str, steps: int, seed: int, ours: bool) -> dict:
@@ -352,6 +385,8 @@ def summarise(rows: list[dict]) -> dict[str, dict]:
             "share_update_median": statistics.median(row["share_update"] for row in mine),
             "peak_rss_mb_max": max(row["peak_rss_mb"] for row in mine),
             "fps_per_cpu_median": statistics.median(row["fps_per_cpu"] for row in mine),
+            "floor_fraction_median": (statistics.median(row["floor_fraction"] for row in mine)
+                                      if mine[0].get("floor_fraction") is not None else None),
         }
     reference = summary.get("reference", {}).get("fps_median")
     raw = summary.get("raw_env", {}).get("fps_median")
@@ -366,7 +401,7 @@ def summarise(rows: list[dict]) -> dict[str, dict]:
         entry["round_ratio_max"] = max(round_ratios) if round_ratios else None
         entry["fraction_of_raw_env"] = entry["fps_median"] / raw if raw else None
         entry["target_ratio"] = TARGET_RATIO.get(name)
-        if name in OURS:
+        if name in TARGET_RATIO:
             ratio_ok = entry["ratio_vs_reference"] is not None and entry["ratio_vs_reference"] >= entry["target_ratio"]
             rss_ok = entry["peak_rss_mb_max"] < RSS_LIMIT_MB
             entry["meets_target"] = (ratio_ok and rss_ok) if entry["ratio_vs_reference"] is not None else None
@@ -379,30 +414,39 @@ def _format(value, spec: str, missing: str = "-") -> str:
     return missing if value is None else format(value, spec)
 
 
-def print_report(header: str, summary: dict[str, dict], args: argparse.Namespace, skipped_reason: str | None) -> None:
+def print_report(header: str, summary: dict[str, dict], args: argparse.Namespace, skipped_reason: str | None,
+                 rows_of: dict[str, list[dict]]) -> None:
     print(header)
     if skipped_reason:
         print(skipped_reason)
     titles = ("contender", "fps med", "fps min", "fps max", "vs ref", "env", "infer", "update", "of raw",
-              "peak RSS MB", "fps/CPU-s")
-    print("{:<10} {:>8} {:>8} {:>8} {:>7} {:>6} {:>6} {:>7} {:>7} {:>11} {:>9}".format(*titles))
+              "peak RSS MB", "fps/CPU-s", "floor")
+    print("{:<12} {:>8} {:>8} {:>8} {:>7} {:>6} {:>6} {:>7} {:>7} {:>11} {:>9} {:>6}".format(*titles))
     for name, entry in summary.items():
         is_training = name not in ENV_ONLY
-        print("{:<10} {:>8.0f} {:>8.0f} {:>8.0f} {:>7} {:>6} {:>6} {:>7} {:>7} {:>11.0f} {:>9.0f}".format(
+        print("{:<12} {:>8.0f} {:>8.0f} {:>8.0f} {:>7} {:>6} {:>6} {:>7} {:>7} {:>11.0f} {:>9.0f} {:>6}".format(
             name, entry["fps_median"], entry["fps_min"], entry["fps_max"],
             _format(entry["ratio_vs_reference"], ".2f") + ("x" if entry["ratio_vs_reference"] is not None else ""),
             _format(entry["share_env_median"] if is_training else None, ".0%"),
             _format(entry["share_inference_median"] if is_training else None, ".0%"),
             _format(entry["share_update_median"] if is_training else None, ".0%"),
-            _format(entry["fraction_of_raw_env"], ".2f"), entry["peak_rss_mb_max"], entry["fps_per_cpu_median"]))
+            _format(entry["fraction_of_raw_env"], ".2f"), entry["peak_rss_mb_max"], entry["fps_per_cpu_median"],
+            _format(entry.get("floor_fraction_median"), ".0%")))
     print("env / infer / update: median shares of the timed wall time spent stepping environments, in rollout "
           "inference (with the rollout's bookkeeping) and in advantages + PPO epochs; of raw: frames/s over raw "
           "single-process stepping of MiniGrid's own env (raw_env); peak RSS: max over repeats of the measured "
           "process (reference: its learner, not its env workers); fps/CPU-s: frames per CPU second of the "
           "measured process(es), reference including its env workers -- less sensitive than frames/s to other "
-          "load on the machine.")
-    print("targets:")
+          "load on the machine; floor: the update's counted FLOPs at this thread's 1024^3 GEMM rate over the "
+          "measured time per update (100% = arithmetic-bound at the matrix-product peak).")
     for name in OURS:
+        rows = [row for row in rows_of.get(name, []) if row.get("gflop_per_update") is not None]
+        if rows:
+            print(f"  {name}: {statistics.median(r['gflop_per_update'] for r in rows):.1f} GFLOP per update, "
+                  f"GEMM {statistics.median(r['gemm_gflops'] for r in rows):.0f} GFLOP/s, floor "
+                  f"{statistics.median(r['gflop_per_update'] / r['gemm_gflops'] for r in rows):.2f} s per update")
+    print("targets:")
+    for name in TARGET_RATIO:
         if name not in summary:
             continue
         entry = summary[name]
@@ -467,6 +511,7 @@ def run_benchmark(args: argparse.Namespace) -> Path:
                 "share_update": result["seconds_update"] / seconds, "peak_rss_mb": result["peak_rss_mb"],
                 "cpu_seconds": result["cpu_seconds"], "fps_per_cpu": result["frames"] / max(result["cpu_seconds"], 1e-9),
                 "load_average": load_average,
+                **{key: result.get(key) for key in ("gflop_per_update", "gemm_gflops", "floor_fraction")},
             })
     summary = summarise(rows)
     header = (f"moe.benchmark {now:%Y-%m-%d %H:%M %Z} | {host['host']} | {host['cpu']} x {host['cpu_count']} cores | "
@@ -477,7 +522,8 @@ def run_benchmark(args: argparse.Namespace) -> Path:
               f"1-min load average: {load_before[0]:.1f} before, {os.getloadavg()[0]:.1f} after "
               f"(above {host['cpu_count']}, other processes competed for the cores: frames/s are noisy; "
               f"a single-process contender loses more to them than the {args.num_envs + 1}-process reference)")
-    print_report(header, summary, args, skipped_reason)
+    print_report(header, summary, args, skipped_reason,
+                 {name: [row for row in rows if row["contender"] == name] for name in OURS})
     write_csv(out, rows, summary)
     print(f"wrote {out}")
     return out

@@ -29,7 +29,7 @@ def test_benchmark_tiny_budget_writes_every_column(tmp_path):
         assert reader.fieldnames == COLUMNS
         rows = list(reader)
 
-    expected = (["reference"] if has_reference else []) + ["gat", "cnn", "raw_env", "our_env"]
+    expected = (["reference"] if has_reference else []) + ["gat", "gat_previous", "cnn", "raw_env", "our_env"]
     # Alternating rounds: every contender once per repeat, in order.
     assert [row["contender"] for row in rows] == expected * 2
     assert [int(row["repeat"]) for row in rows] == [1] * len(expected) + [2] * len(expected)
@@ -48,10 +48,16 @@ def test_benchmark_tiny_budget_writes_every_column(tmp_path):
         if row["contender"] in ("gat", "cnn"):
             assert row["target_ratio"] in ("1.0", "2.0")
             assert row["meets_target"] in (("True", "False") if has_reference else ("",))
+        if row["contender"] in ("gat", "gat_previous", "cnn"):
+            # FLOPs counted, the GEMM rate measured, and an update cannot beat its arithmetic floor.
+            assert float(row["gflop_per_update"]) > 0 and float(row["gemm_gflops"]) > 1
+            assert 0 < float(row["floor_fraction"]) < 1
+    gflop = {row["contender"]: float(row["gflop_per_update"]) for row in rows if row["gflop_per_update"]}
+    assert gflop["gat_previous"] > gflop["cnn"]  # dense attention over 49 cells costs more than 3 tiny convs
     stdout = completed.stdout
     for name in expected:
         assert name in stdout
-    assert "frames/update" in stdout and "targets:" in stdout
+    assert "frames/update" in stdout and "targets:" in stdout and "GFLOP per update" in stdout
     if not has_reference:
         assert "torch-ac is not installed" in completed.stderr or "skipped" in stdout
 
@@ -71,7 +77,7 @@ def test_missing_torch_ac_skips_reference_with_a_message(tmp_path, monkeypatch, 
     captured = capsys.readouterr()
     assert "torch-ac is not installed" in captured.err
     rows = list(csv.DictReader(out.open()))
-    assert [row["contender"] for row in rows] == ["gat", "cnn", "raw_env", "our_env"]
+    assert [row["contender"] for row in rows] == ["gat", "gat_previous", "cnn", "raw_env", "our_env"]
     assert all(row["ratio_vs_reference"] == "" for row in rows)
 
 
