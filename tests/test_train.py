@@ -186,3 +186,18 @@ def test_baseline_learns_a_small_multi_intent_task(tmp_path):
     final = train("MultiIntent-Hunt-6x6-v0", "baseline", 1, 49152, tmp_path, assignments=["eval.episodes=50"])
     assert final["return_mean"] >= 0.8
     assert 0.0 <= final["intent_mutual_information_normalized"] <= 1.0
+
+
+def test_tensorboard_scalars_are_the_metrics_columns(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    train(SHORT_TASK, "temporal", 0, 160, tmp_path, assignments=[*TINY, "tensorboard=true"])
+    events = EventAccumulator(str(tmp_path / "tensorboard"))
+    events.Reload()
+    metrics = pd.read_csv(tmp_path / "metrics.csv")
+    for column in ("return_mean", "router_entropy", "router_mutual_information", "loss_temporal"):
+        measured = metrics[metrics[column].notna()]  # an update where no episode ended has no return
+        scalars = events.Scalars(column)
+        assert [event.step for event in scalars] == list(measured["frames"])
+        assert [event.value for event in scalars] == pytest.approx(list(measured[column]), rel=1e-6)
+    assert "phase" not in events.Tags()["scalars"]  # text columns are not scalars
