@@ -1,4 +1,4 @@
-"""Evaluate a trained policy on levels disjoint from training (docs/DESIGN.md, "What a run reports").
+"""Evaluate a trained policy on level seeds disjoint from training's (docs/DESIGN.md, "What a run reports").
 
 Every router statistic is computed per episode and then averaged over episodes,
 once over all episodes and once over the successful ones (keys `*_success`): a

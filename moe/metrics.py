@@ -65,7 +65,9 @@ def intent_mutual_information(alpha: torch.Tensor, intents: np.ndarray) -> tuple
     mean router weights over those steps (no argmax), so
     I = H(sum_i p(i) p(.|i)) - sum_i p(i) H(p(.|i)). The normalised form divides by
     min(H(intent), ln K), the largest value I can take: 1 is one expert per intent.
-    It is NaN where the episode shows one intent only (nothing to tell apart).
+    Both are NaN where the episode shows one intent only: I is 0 there by
+    definition, which says nothing about the router, so such an episode leaves both
+    averages alike.
     """
     _, codes = np.unique(intents, return_inverse=True)
     codes = torch.from_numpy(codes)
@@ -74,7 +76,9 @@ def intent_mutual_information(alpha: torch.Tensor, intents: np.ndarray) -> tuple
     mutual_information = float(entropy(weights @ conditional) - weights @ entropy(conditional))
     mutual_information = max(mutual_information, 0.0)  # rounding can leave -1e-17
     bound = min(float(entropy(weights)), math.log(alpha.shape[1]))
-    return mutual_information, (mutual_information / bound if bound > 0 else math.nan)
+    if bound <= 0:
+        return math.nan, math.nan
+    return mutual_information, mutual_information / bound
 
 
 def normalized_mutual_information(labels_a: np.ndarray, labels_b: np.ndarray) -> float:

@@ -227,17 +227,26 @@ class Progress:
             self.writer.close()
 
 
-def load_warmup(warmup_dir: Path, signature: dict) -> dict:
-    """The latest checkpoint of a finished warm-up, after checking that its signature is this run's."""
+def made_with(device: torch.device) -> dict:
+    """What else decides a warm-up's numbers: the torch build and the device it ran on."""
+    return {"torch": torch.__version__, "device": device.type}
+
+
+def load_warmup(warmup_dir: Path, signature: dict, device: torch.device) -> dict:
+    """The latest checkpoint of a finished warm-up, after checking that it is this run's, made alike."""
     marker = warmup_dir / WARMUP_MARKER
     try:
-        recorded = json.loads(marker.read_text())["signature"]
+        content = json.loads(marker.read_text())
+        recorded, recorded_with = content["signature"], content["made_with"]
     except (OSError, ValueError, KeyError):
         raise CheckpointError(f"{warmup_dir} holds no finished warm-up ({WARMUP_MARKER} missing or unreadable); "
                               "train it first with --warmup-only") from None
     if recorded != signature:
         difference = ckpt.first_difference(recorded, signature, "warm-up")
         raise CheckpointError(f"the warm-up in {warmup_dir} is not this run's ({difference})")
+    if recorded_with != made_with(device):
+        raise CheckpointError(f"the warm-up in {warmup_dir} was made with {recorded_with}, this run uses "
+                              f"{made_with(device)}: its numbers would differ; delete it to train it again")
     state = ckpt.load_latest(warmup_dir)
     if state is None:
         raise CheckpointError(f"the warm-up in {warmup_dir} has no checkpoint left; train it again")
@@ -268,7 +277,7 @@ def train(env_id: str, variant: str, seed: int, frames: int, out_dir: str | Path
             state = None
     resumed = state is not None
     if state is None and from_warmup is not None:
-        state = load_warmup(Path(from_warmup), signature)
+        state = load_warmup(Path(from_warmup), signature, trainer.device)
         state["record"] = trainer.record  # from here on, the state is this run's
         print(f"starting {out_dir} from the warm-up in {from_warmup}", file=sys.stderr, flush=True)
     ckpt.claim_run_directory(out_dir, trainer.record, state)
@@ -301,7 +310,8 @@ def finish(trainer: Trainer, status: str, warmup_signature: dict | None) -> dict
             ckpt.save(out_dir, trainer.checkpoint_state())  # the state every variant starts from
         # A diverged warm-up keeps its last good checkpoint: each run started from it
         # diverges at the same update, as it would have without the split.
-        marker = {"status": status, "signature": warmup_signature, "updates": trainer.update_index,
+        marker = {"status": status, "signature": warmup_signature, "made_with": made_with(trainer.device),
+                  "updates": trainer.update_index,
                   "frames": trainer.update_index * trainer.batch_frames}
         ckpt.atomic_write_text(out_dir / WARMUP_MARKER, json.dumps(marker, indent=2) + "\n")
         return marker

@@ -167,8 +167,8 @@ def test_intent_mutual_information_hand_computed_partial_case():
     assert normalised == pytest.approx(expected / h(0.75, 0.25))  # H(intent) < ln 2 here
     statistics = episode_router_statistics(alpha, torch.zeros(4), intents)
     assert statistics["router_mutual_information"] == pytest.approx(h(0.625, 0.375) - 0.25 * math.log(2))
-    # One intent in the episode: nothing to tell apart, the normalised score is undefined.
-    assert math.isnan(intent_mutual_information(alpha, np.array(["a"] * 4))[1])
+    # One intent in the episode: nothing to tell apart, both scores are undefined.
+    assert all(math.isnan(score) for score in intent_mutual_information(alpha, np.array(["a"] * 4)))
 
 
 def test_evaluation_is_reproducible_and_differs_with_the_seed():

@@ -168,6 +168,13 @@ def test_a_warmup_of_other_settings_is_refused(tmp_path):
               from_warmup=tmp_path / "warmup")
     with pytest.raises(CheckpointError, match="no finished warm-up"):
         train(SHORT_TASK, "temporal", 5, 320, tmp_path / "run", assignments=TINY, from_warmup=tmp_path / "none")
+    # Made by another torch build (or on another device): its numbers would not be this run's.
+    marker = tmp_path / "warmup" / "warmup.json"
+    content = json.loads(marker.read_text())
+    marker.write_text(json.dumps({**content, "made_with": {**content["made_with"], "torch": "0.0.1"}}))
+    with pytest.raises(CheckpointError, match="made with .*0.0.1.*delete it"):
+        train(SHORT_TASK, "temporal", 5, 320, tmp_path / "run", assignments=TINY, from_warmup=tmp_path / "warmup")
+    marker.write_text(json.dumps(content))
     # A coefficient of a correction that waits for fine-tuning does not touch the warm-up.
     train(SHORT_TASK, "temporal", 5, 320, tmp_path / "run", assignments=[*TINY, "corrections.temporal.coef=9"],
           from_warmup=tmp_path / "warmup")
