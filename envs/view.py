@@ -53,8 +53,8 @@ def egocentric_observation(env: MiniGridEnv) -> dict:
 
     agent_x, agent_y = size // 2, size - 1
     if not env.see_through_walls:
-        visible_rows = _visibility(list(zip(*transparent_columns)), agent_x, agent_y)
-        for position, seen in enumerate(chain.from_iterable(zip(*visible_rows))):
+        visible_rows = _visibility(list(zip(*transparent_columns, strict=True)), agent_x, agent_y)
+        for position, seen in enumerate(chain.from_iterable(zip(*visible_rows, strict=True))):
             if not seen:
                 codes[position] = _UNSEEN
     codes[agent_x * size + agent_y] = env.carrying.encode() if env.carrying else _EMPTY

@@ -297,7 +297,8 @@ def measure_reference(env_id: str, num_envs: int, rollout_steps: int, updates: i
     import multiprocessing
 
     def cpu_so_far() -> float:  # this learner plus its environment workers
-        return time.process_time() + sum(process_cpu_seconds(worker.pid) for worker in multiprocessing.active_children())
+        workers = multiprocessing.active_children()
+        return time.process_time() + sum(process_cpu_seconds(worker.pid) for worker in workers)
 
     one_update()  # warm-up
     env_seconds[0] = 0.0
@@ -509,7 +510,8 @@ def run_benchmark(args: argparse.Namespace) -> Path:
                 "seconds_update": result["seconds_update"],
                 "share_env": result["seconds_env"] / seconds, "share_inference": result["seconds_inference"] / seconds,
                 "share_update": result["seconds_update"] / seconds, "peak_rss_mb": result["peak_rss_mb"],
-                "cpu_seconds": result["cpu_seconds"], "fps_per_cpu": result["frames"] / max(result["cpu_seconds"], 1e-9),
+                "cpu_seconds": result["cpu_seconds"],
+                "fps_per_cpu": result["frames"] / max(result["cpu_seconds"], 1e-9),
                 "load_average": load_average,
                 **{key: result.get(key) for key in ("gflop_per_update", "gemm_gflops", "floor_fraction")},
             })

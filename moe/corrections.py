@@ -9,8 +9,8 @@ of variants grows from the workflow config's list (`balance` is the worked examp
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import torch
 

@@ -15,8 +15,9 @@ from moe.config import ConfigError
 
 
 def _registered_ids() -> list[str]:
-    import envs  # noqa: F401  registers the multi-intent tasks
     import minigrid  # noqa: F401  gymnasium 1.x knows MiniGrid ids only after this import
+
+    import envs  # noqa: F401  registers the multi-intent tasks
 
     return list(gym.registry)
 

@@ -42,7 +42,7 @@ def evaluate(agent, env_id: str, episodes: int, seed_base: int, greedy: bool, de
                                                labels)
         statistics["usage_by_intent"] = _usage_by_intent(episode, intents) if intents else None
         per_episode.append(statistics)
-    successful = [statistics for statistics, episode in zip(per_episode, steps) if episode["success"]]
+    successful = [statistics for statistics, episode in zip(per_episode, steps, strict=True) if episode["success"]]
     summary = {
         "return_mean": float(np.mean([episode["return"] for episode in steps])),
         "success_rate": float(np.mean([episode["success"] for episode in steps])),
@@ -56,7 +56,7 @@ def evaluate(agent, env_id: str, episodes: int, seed_base: int, greedy: bool, de
         {"step": step, "intent": intent, "action": action, "reward": reward,
          **{f"alpha_{k}": float(a) for k, a in enumerate(alpha)}}
         for step, (intent, action, reward, alpha) in enumerate(
-            zip(steps[0]["intent"], steps[0]["action"], steps[0]["reward"], steps[0]["alpha"]))
+            zip(steps[0]["intent"], steps[0]["action"], steps[0]["reward"], steps[0]["alpha"], strict=True))
     ]
     return summary, recorded_rows
 

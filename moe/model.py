@@ -42,8 +42,8 @@ class GraphAttentionEncoder(nn.Module):
         self.num_cells = view_size * view_size
         # One table for object, colour and state: a single lookup, offsets select the part.
         self.cell_embedding = nn.Embedding(sum(CELL_FEATURES), dim)
-        self.register_buffer("feature_offsets", torch.tensor([0, CELL_FEATURES[0], CELL_FEATURES[0] + CELL_FEATURES[1]]),
-                             persistent=False)
+        offsets = torch.tensor([0, CELL_FEATURES[0], CELL_FEATURES[0] + CELL_FEATURES[1]])
+        self.register_buffer("feature_offsets", offsets, persistent=False)
         self.position_embedding = nn.Parameter(torch.randn(self.num_cells, dim) * 0.1)
         self.register_buffer("attention_mask", neighbourhood_mask(view_size, view_size, radius), persistent=False)
         self.qkv = nn.ModuleList(nn.Linear(dim, 3 * dim) for _ in range(layers))
@@ -59,7 +59,7 @@ class GraphAttentionEncoder(nn.Module):
         three_hot = torch.zeros(cells.shape[0], self.cell_embedding.num_embeddings, device=image.device)
         three_hot.scatter_(1, cells, 1.0)
         nodes = (three_hot @ self.cell_embedding.weight).view(batch, self.num_cells, -1) + self.position_embedding
-        for qkv, attention_out, norm in zip(self.qkv, self.attention_out, self.norms):
+        for qkv, attention_out, norm in zip(self.qkv, self.attention_out, self.norms, strict=True):
             # Strided views into the projection: attention reads them in place, no copies.
             q, k, v = (part.transpose(1, 2) for part in
                        qkv(nodes).view(batch, self.num_cells, 3, self.heads, -1).unbind(2))

@@ -31,8 +31,16 @@ from moe.environments import EnvBatch, check_env_id, observation_tensors
 from moe.errors import CheckpointError, ConfigError
 from moe.evaluate import SUMMARY_KEYS, evaluate
 from moe.model import build_agent
-from moe.ppo import (NonFiniteLoss, RolloutCarry, collect_rollout, compute_advantages, episode_statistics,
-                     loss_weights, ppo_update, rollout_statistics)
+from moe.ppo import (
+    NonFiniteLoss,
+    RolloutCarry,
+    collect_rollout,
+    compute_advantages,
+    episode_statistics,
+    loss_weights,
+    ppo_update,
+    rollout_statistics,
+)
 from moe.provenance import run_record
 from moe.variants import BASELINE, parse_variant
 from moe.warmup import WARMUP_MARKER, warmup_signature, warmup_updates

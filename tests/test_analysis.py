@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +11,6 @@ import pandas as pd
 import pytest
 import yaml
 
-from moe.analysis import grid
 from moe.analysis.coverage import DISTRIBUTIONS, coverage
 from moe.analysis.curves import learning_curves, resample_curve
 from moe.analysis.metrics import FINAL_METRICS_TABLE, HIGHER, METRICS, NONE, names
@@ -188,7 +186,7 @@ def test_summary_counts_runs_scores_diverged_as_failures_and_states_n(tmp_path):
     assert len(table) == 12  # every expected run has a row, present or not
     summary = summarise(table)
 
-    assert list(zip(summary["task"], summary["variant"])) == list(plan)  # config order kept
+    assert list(zip(summary["task"], summary["variant"], strict=True)) == list(plan)  # config order kept
     row = summary.iloc[0]
     assert (row.n_seeds, row.n_finished, row.n_diverged, row.n_failed, row.n_missing) == (4, 2, 1, 0, 1)
     assert (row.seeds_diverged, row.seeds_missing) == ("3", "4")

@@ -15,7 +15,13 @@ from scipy import stats as scipy_stats
 from moe.analysis.curves import add_sample_efficiency, sample_efficiency
 from moe.analysis.factorial import contrast_matrix, contrast_weights, effect_terms, factorial_effects
 from moe.analysis.metrics import NEVER
-from moe.analysis.plots import plot_effects, plot_entropy_scatter, plot_episodes, plot_robust_aggregates, plot_usage_heatmaps
+from moe.analysis.plots import (
+    plot_effects,
+    plot_entropy_scatter,
+    plot_episodes,
+    plot_robust_aggregates,
+    plot_usage_heatmaps,
+)
 from moe.analysis.robust import robust_aggregates
 from moe.analysis.runs import collect_runs
 from moe.analysis.specialisation import align_experts, episode_table, mean_usage_table, usage_matrix, usage_table
@@ -74,7 +80,8 @@ def test_effect_terms_and_codes_follow_the_corrections():
     assert codes.loc["entropy_min:temporal"].tolist() == [1, -1, -1, 1, 1, -1, -1, 1]
     assert (codes.to_numpy() @ codes.to_numpy().T == 8 * np.eye(7)).all()  # orthogonal contrasts
     four = contrast_matrix([*CORRECTIONS, "fourth"])  # a fourth correction: 2^4 cells, 15 terms
-    assert four.shape == (15, 16) and four.index[3] == "fourth" and four.index[-1] == "entropy_min:temporal:overlap:fourth"
+    assert four.shape == (15, 16) and four.index[3] == "fourth"
+    assert four.index[-1] == "entropy_min:temporal:overlap:fourth"
 
 
 def test_factorial_effects_hand_computed_and_seed_offsets_cancel():
@@ -84,7 +91,7 @@ def test_factorial_effects_hand_computed_and_seed_offsets_cancel():
     table = factorial_effects(runs_frame(HAND_CELLS, seed_offsets=(-3.0, 0.5, 7.0)), CORRECTIONS, [RESPONSE])
     assert table["term"].tolist() == list(HAND_EFFECTS)
     assert table["order"].tolist() == [1, 1, 1, 2, 2, 2, 3]
-    assert dict(zip(table["term"], table["effect"])) == pytest.approx(HAND_EFFECTS)
+    assert dict(zip(table["term"], table["effect"], strict=True)) == pytest.approx(HAND_EFFECTS)
     assert table["effect_ci_low"].isna().all() and table["p_value"].isna().all()
     assert (table["n_seeds"] == 3).all() and (table["note"] == "").all()
 
@@ -111,7 +118,7 @@ def unpaired_interval(runs: pd.DataFrame, term: str) -> tuple[float, float]:
     weights = contrast_weights(CORRECTIONS).loc[term]
     cells = runs.groupby("variant")[RESPONSE]
     terms = np.array([weights[v] ** 2 * cells.var()[v] / cells.size()[v] for v in weights.index])
-    df = terms.sum() ** 2 / sum(t ** 2 / (cells.size()[v] - 1) for t, v in zip(terms, weights.index))
+    df = terms.sum() ** 2 / sum(t ** 2 / (cells.size()[v] - 1) for t, v in zip(terms, weights.index, strict=True))
     effect = sum(weights[v] * cells.mean()[v] for v in weights.index)
     half = scipy_stats.t.ppf(0.975, df) * math.sqrt(terms.sum())
     return effect - half, effect + half
@@ -137,7 +144,7 @@ def test_seeds_without_a_value_in_every_cell_are_left_out_and_named():
     runs = runs_frame(HAND_CELLS, seed_offsets=(0.0, 1.0, 2.0))
     runs.loc[(runs["variant"] == "overlap") & (runs["seed"] == 2), RESPONSE] = math.nan  # e.g. a diverged run
     table = factorial_effects(runs, CORRECTIONS, [RESPONSE])
-    assert dict(zip(table["term"], table["effect"])) == pytest.approx(HAND_EFFECTS)
+    assert dict(zip(table["term"], table["effect"], strict=True)) == pytest.approx(HAND_EFFECTS)
     assert (table["n_seeds"] == 2).all() and (table["note"] == "seed 2 left out: no value in overlap").all()
 
     runs.loc[runs["variant"] == "temporal+overlap", RESPONSE] = math.nan
@@ -288,7 +295,7 @@ def test_align_experts_undoes_a_relabelling():
     usage = np.array([[0.7, 0.1, 0.1, 0.1], [0.1, 0.1, 0.6, 0.2], [0.05, 0.8, 0.1, 0.05]])
     relabelled = [usage, usage[:, [3, 2, 1, 0]], usage[:, [1, 0, 3, 2]]]
     permutations = align_experts(relabelled)
-    aligned = [m[:, p] for m, p in zip(relabelled, permutations)]
+    aligned = [m[:, p] for m, p in zip(relabelled, permutations, strict=True)]
     for matrix in aligned:
         assert np.array_equal(matrix, aligned[0])
     # numbered by the intent that uses them most: intent 0's favourite is expert 0, intent 1's expert 1, ...

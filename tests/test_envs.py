@@ -37,7 +37,7 @@ def test_registry():
         assert all(isinstance(i, str) for i in cls.intents)
     assert envs.intents_of("MiniGrid-DoorKey-5x5-v0") is None
     # Each small task is smaller than its standard counterpart.
-    for small, standard in zip(envs.SMALL_TASKS, envs.STANDARD_TASKS):
+    for small, standard in zip(envs.SMALL_TASKS, envs.STANDARD_TASKS, strict=True):
         assert gym.make(small).unwrapped.width < gym.make(standard).unwrapped.width
 
 
@@ -87,9 +87,9 @@ def _rollout(env, seed, actions):
 
 def _assert_same(a, b):
     assert len(a) == len(b)
-    for x, y in zip(a, b):
+    for x, y in zip(a, b, strict=True):
         assert len(x) == len(y)
-        for u, v in zip(x, y):
+        for u, v in zip(x, y, strict=True):
             if isinstance(u, dict) and "image" in u:
                 np.testing.assert_array_equal(u["image"], v["image"])
                 assert (u["direction"], u["mission"]) == (v["direction"], v["mission"])

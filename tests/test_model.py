@@ -63,7 +63,7 @@ def test_cnn_encoder_computes_the_convolution_stack(view_size):
     parameters = [first_conv.weight, second_conv.weight, last_conv.weight, last_conv.bias]
     gradients = torch.autograd.grad(features.sum(), parameters)
     plain_gradients = torch.autograd.grad(plain.sum(), parameters)
-    for gradient, plain_gradient in zip(gradients, plain_gradients):
+    for gradient, plain_gradient in zip(gradients, plain_gradients, strict=True):
         assert gradient.abs().max() > 0
         assert torch.allclose(gradient, plain_gradient, atol=1e-4)
 

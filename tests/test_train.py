@@ -11,9 +11,9 @@ import torch
 
 from moe.config import resolve
 from moe.environments import make_env
-from moe.ppo import collect_rollout, compute_advantages, loss_weights
 from moe.errors import CheckpointError
 from moe.evaluate import SUMMARY_KEYS
+from moe.ppo import collect_rollout, compute_advantages, loss_weights
 from moe.train import TIMING_COLUMNS, Trainer, train
 
 SHORT_TASK = "MoETest-ShortDoorKey-v0"

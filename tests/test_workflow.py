@@ -250,7 +250,7 @@ def check_tables_match_runs(workdir: Path, config: dict) -> pd.DataFrame:
                       for f in finals if f]
             expected = mean_ci(values, bounds=METRICS[metric].bounds)
             got = (getattr(row, f"{metric}_mean"), getattr(row, f"{metric}_ci_low"), getattr(row, f"{metric}_ci_high"))
-            for e, g in zip(expected, got):
+            for e, g in zip(expected, got, strict=True):
                 assert (math.isnan(e) and math.isnan(g)) or g == pytest.approx(e, rel=1e-9), (row, metric)
     return summary
 

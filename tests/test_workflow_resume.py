@@ -7,14 +7,11 @@
 """
 
 import os
+import random
 import signal
 import subprocess
 import sys
 import time
-
-import json
-import random
-import shutil
 from pathlib import Path
 
 import pandas as pd

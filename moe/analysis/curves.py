@@ -68,7 +68,7 @@ def learning_curves(
             ids = {col: getattr(run, col) for col in id_cols}
             rows.extend(
                 {**ids, "frames": x, "metric": metric, "value": y}
-                for x, y in zip(grid, values)
+                for x, y in zip(grid, values, strict=True)
                 if not np.isnan(y)
             )
     return pd.DataFrame(rows, columns=columns)

@@ -117,7 +117,7 @@ def factorial_effects(
                 bounds = linear_bounds(term_weights, metric(name).bounds)
                 effect, low, high = mean_ci(contrasts[term], confidence, bounds)
                 rows.append({
-                    **dict(zip(group_cols, keys)), "metric": name, "term": term,
+                    **dict(zip(group_cols, keys, strict=True)), "metric": name, "term": term,
                     "order": term.count(TERM_SEPARATOR) + 1,
                     "effect": effect, "effect_ci_low": low, "effect_ci_high": high,
                     "p_value": t_test_p(contrasts[term]), "n_seeds": len(contrasts), "note": note,

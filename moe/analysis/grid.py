@@ -120,7 +120,7 @@ def _resolved(config: Mapping, assignments: tuple[str, ...], where: str) -> dict
         raise GridError(f"Invalid config: key '{where}'{culprit}: the trainer refuses it: {error}") from None
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _resolve_cached(config_file: str | None, assignments: tuple[str, ...]) -> dict:
     from moe.config import resolve
 

@@ -169,9 +169,10 @@ def plot_effects(effects: pd.DataFrame, tasks: Sequence[str], metrics: Sequence[
             _interval_errorbar(ax, data, "effect", y)
             colors = [f"C{min(int(order) - 1, 9)}" for order in data["order"]]
             shown = (data["p_holm"] < SIGNIFICANCE).to_numpy()
-            ax.scatter(data["effect"][shown], y[shown], c=[c for c, s in zip(colors, shown) if s], zorder=3)
+            shown_colors = [c for c, s in zip(colors, shown, strict=True) if s]
+            ax.scatter(data["effect"][shown], y[shown], c=shown_colors, zorder=3)
             ax.scatter(data["effect"][~shown], y[~shown], facecolors="white",
-                       edgecolors=[c for c, s in zip(colors, shown) if not s], zorder=3)
+                       edgecolors=[c for c, s in zip(colors, shown, strict=True) if not s], zorder=3)
             ax.axvline(0.0, color="0.3", linewidth=1, linestyle="--")
             ax.set_yticks(y)
             ax.set_yticklabels(terms if col == 0 else [""] * len(terms))

@@ -79,6 +79,6 @@ def robust_aggregates(
                 comparison[:3] = mean_ci((own - base).mean(axis=1), confidence, linear_bounds([1, -1], bounds))
                 if direction in (HIGHER, LOWER):
                     comparison[3:] = mean_ci(improvement_share(own, base, direction), confidence, (0.0, 1.0))
-            row.update(zip(COLUMNS[6:12], comparison))
+            row.update(zip(COLUMNS[6:12], comparison, strict=True))
             rows.append(row)
     return pd.DataFrame(rows, columns=COLUMNS)

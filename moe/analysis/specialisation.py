@@ -51,8 +51,8 @@ def align_experts(matrices: list[np.ndarray]) -> list[np.ndarray]:
     reference = matrices[0]
     for _ in range(ALIGNMENT_ROUNDS):
         new = [best_permutation(reference, m) for m in matrices]
-        reference = np.mean([m[:, p] for m, p in zip(matrices, new)], axis=0)
-        if all(np.array_equal(a, b) for a, b in zip(new, permutations)):
+        reference = np.mean([m[:, p] for m, p in zip(matrices, new, strict=True)], axis=0)
+        if all(np.array_equal(a, b) for a, b in zip(new, permutations, strict=True)):
             break
         permutations = new
     # Number the experts so that expert i is intent i's own (a one-to-one matching of
@@ -88,7 +88,7 @@ def usage_table(runs: pd.DataFrame) -> pd.DataFrame:
                 loaded.append((run.seed, *matrix))
         if not loaded:
             continue
-        for (seed, intents, matrix), permutation in zip(loaded, align_experts([m for _, _, m in loaded])):
+        for (seed, intents, matrix), permutation in zip(loaded, align_experts([m for _, _, m in loaded]), strict=True):
             for i, intent in enumerate(intents):
                 for expert, run_expert in enumerate(permutation):
                     records.append({"task": task, "variant": variant, "seed": seed, "intent": intent,

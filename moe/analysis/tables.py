@@ -40,7 +40,7 @@ def summarise(
     metrics = [name for name in names() if name in runs] if metrics is None else list(metrics)
     rows = []
     for keys, group in runs.groupby(group_cols, sort=False):
-        row = dict(zip(group_cols, keys if isinstance(keys, tuple) else (keys,)))
+        row = dict(zip(group_cols, keys if isinstance(keys, tuple) else (keys,), strict=True))
         row["n_seeds"] = len(group)
         for status in STATUSES:
             row[f"n_{status}"] = int((group["status"] == status).sum())
@@ -90,16 +90,17 @@ def display_table(
     (router statistics leave out diverged runs), so every interval states its n."""
     metrics = names(shown_in=FINAL_METRICS_TABLE) if metrics is None else list(metrics)
     table = pd.DataFrame({col: summary[col].astype(str) for col in group_cols})
-    table["finished"] = [f"{f}/{n}" for f, n in zip(summary["n_finished"], summary["n_seeds"])]
+    table["finished"] = [f"{f}/{n}" for f, n in zip(summary["n_finished"], summary["n_seeds"], strict=True)]
     for status in LISTED_STATUSES:
         table[status] = [f"{count}: seeds {seeds}" if count else "0"
-                         for count, seeds in zip(summary[f"n_{status}"], summary[f"seeds_{status}"].fillna(""))]
+                         for count, seeds in zip(summary[f"n_{status}"], summary[f"seeds_{status}"].fillna(""),
+                                                 strict=True)]
     for name in metrics:
         if f"{name}_n" not in summary:
             continue
         if metric(name).summary == "median":
             cells = [median_cell(m, r, n) for m, r, n in
-                     zip(summary[f"{name}_median"], summary[f"{name}_reached"], summary[f"{name}_n"])]
+                     zip(summary[f"{name}_median"], summary[f"{name}_reached"], summary[f"{name}_n"], strict=True)]
             table[f"{metric(name).label} (median)"] = cells
             continue
         cells = []
@@ -181,7 +182,8 @@ def interval_table(
     for stat, header in stats.items():
         table[header] = [
             interval_cell(m, lo, hi, n, digits)
-            for m, lo, hi, n in zip(data[stat], data[f"{stat}_ci_low"], data[f"{stat}_ci_high"], data["n_seeds"])
+            for m, lo, hi, n in zip(data[stat], data[f"{stat}_ci_low"], data[f"{stat}_ci_high"], data["n_seeds"],
+                                    strict=True)
         ]
     table["n"] = data["n_seeds"].astype(str)
     for col in extra_cols:
