@@ -6,7 +6,6 @@ import shutil
 import pytest
 
 from moe.train import main
-from tests.test_train import SHORT_TASK, TINY
 
 MALFORMED_YAML = "model: {encoder: gat\nlr: [1, 2\n"
 PHASE_OUTSIDE = "phases:\n  - {name: warmup, end: 1.5}\n  - {name: finetune, end: 1.0}\n"
@@ -32,10 +31,10 @@ CASES = [
 
 
 @pytest.fixture(scope="module")
-def finished_run(tmp_path_factory):
+def finished_run(tmp_path_factory, short_task, tiny):
     run_dir = tmp_path_factory.mktemp("finished") / "run"
-    assert main(["--env", SHORT_TASK, "--frames", "80", "--out", str(run_dir),
-                 *[arg for item in TINY for arg in ("--set", item)]]) == 0
+    assert main(["--env", short_task, "--frames", "80", "--out", str(run_dir),
+                 *[arg for item in tiny for arg in ("--set", item)]]) == 0
     return run_dir
 
 
@@ -44,18 +43,19 @@ def snapshot(directory):
 
 
 @pytest.mark.parametrize("extra, config_text, expected", [case[1:] for case in CASES], ids=[case[0] for case in CASES])
-def test_bad_input_is_refused_with_a_clear_message(tmp_path, finished_run, capsys, extra, config_text, expected):
+def test_bad_input_is_refused_with_a_clear_message(tmp_path, finished_run, capsys, extra, config_text, expected,
+                                                   short_task, tiny):
     run_dir = tmp_path / "run"
     shutil.copytree(finished_run, run_dir)
     before = snapshot(run_dir)
-    args = {"--env": SHORT_TASK, "--frames": "80", "--out": str(run_dir)}
+    args = {"--env": short_task, "--frames": "80", "--out": str(run_dir)}
     extra = list(extra)
     for flag in ("--env", "--frames"):
         if flag in extra:
             args[flag] = extra.pop(extra.index(flag) + 1)
             extra.remove(flag)
     argv = [item for pair in args.items() for item in pair] + extra
-    argv += [arg for item in TINY for arg in ("--set", item)]
+    argv += [arg for item in tiny for arg in ("--set", item)]
     if config_text is not None:
         config_file = tmp_path / "bad.yaml"
         config_file.write_text(config_text)
@@ -68,7 +68,8 @@ def test_bad_input_is_refused_with_a_clear_message(tmp_path, finished_run, capsy
     assert snapshot(run_dir) == before
 
 
-def test_non_finite_loss_stops_the_run_as_diverged_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
+def test_non_finite_loss_stops_the_run_as_diverged_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch,
+                                                                                     short_task, tiny):
     import torch
 
     from moe.checkpoint import load_latest
@@ -77,8 +78,8 @@ def test_non_finite_loss_stops_the_run_as_diverged_and_keeps_the_last_good_check
     # A temporal term that blows up: active from finetune, i.e. the 4th of 5 updates (fraction done 0.6).
     monkeypatch.setitem(CORRECTIONS, "temporal", Correction("temporal", lambda batch, divergence: torch.tensor(
         float("nan")), options={"divergence": ("kl",)}))
-    argv = ["--env", SHORT_TASK, "--variant", "temporal", "--frames", "400", "--out", str(tmp_path),
-            *[arg for item in TINY for arg in ("--set", item)]]
+    argv = ["--env", short_task, "--variant", "temporal", "--frames", "400", "--out", str(tmp_path),
+            *[arg for item in tiny for arg in ("--set", item)]]
     # A diverged run is an outcome the tables report, not a failed command: the workflow goes on.
     assert main(argv) == 0
     final = json.loads((tmp_path / "final.json").read_text())

@@ -3,7 +3,6 @@
 import json
 import random
 import subprocess
-import sys
 import time
 
 import pandas as pd
@@ -11,12 +10,16 @@ import pytest
 
 from moe.checkpoint import CHECKPOINT, PREVIOUS, CheckpointError, load_latest
 from moe.train import TIMING_COLUMNS
-from tests.test_train import TINY
 
 # Registered in a subprocess too: the short task lives in the tests, so the child imports them first.
-COMMAND = [sys.executable, "-c", "import sys, tests.test_train; from moe.train import main; sys.exit(main())",
-           "--env", "MoETest-ShortDoorKey-v0", "--variant", "entropy_min+temporal", "--seed", "7", "--frames", "800"]
-SETTINGS = [arg for item in TINY + ["checkpoint.interval_updates=2"] for arg in ("--set", item)]
+
+
+@pytest.fixture
+def command(trainer_command, short_task, tiny) -> list[str]:
+    """10 updates of 80 frames, a checkpoint every 2; `--out` left to the test."""
+    settings = [arg for item in [*tiny, "checkpoint.interval_updates=2"] for arg in ("--set", item)]
+    return [*trainer_command, "--env", short_task, "--variant", "entropy_min+temporal", "--seed", "7",
+            "--frames", "800", *settings]
 
 
 def outputs(run_dir):
@@ -31,12 +34,12 @@ def metrics_rows(run_dir):
         return 0
 
 
-def test_kill_at_a_random_update_then_resume_gives_identical_outputs(tmp_path):
+def test_kill_at_a_random_update_then_resume_gives_identical_outputs(tmp_path, command):
     reference, killed = tmp_path / "reference", tmp_path / "killed"
-    subprocess.run(COMMAND + ["--out", str(reference)] + SETTINGS, check=True, capture_output=True)
+    subprocess.run(command + ["--out", str(reference)], check=True, capture_output=True)
 
     kill_after = random.Random().randint(1, 8)  # of 10 updates; the message below names it on failure
-    process = subprocess.Popen(COMMAND + ["--out", str(killed)] + SETTINGS, stdout=subprocess.DEVNULL,
+    process = subprocess.Popen(command + ["--out", str(killed)], stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     while metrics_rows(killed) < kill_after and process.poll() is None and time.monotonic() < deadline:
@@ -45,15 +48,15 @@ def test_kill_at_a_random_update_then_resume_gives_identical_outputs(tmp_path):
     process.wait()
     assert not (killed / "final.json").exists(), f"run finished before the kill after update {kill_after}"
 
-    resumed = subprocess.run(COMMAND + ["--out", str(killed)] + SETTINGS, capture_output=True, text=True)
+    resumed = subprocess.run(command + ["--out", str(killed)], capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr
     first, second = outputs(reference), outputs(killed)
     pd.testing.assert_frame_equal(first[0], second[0], obj=f"metrics after a kill at update {kill_after}")
     assert first[1:] == second[1:]
 
 
-def test_corrupted_checkpoint_falls_back_to_the_previous_one_or_says_so(tmp_path):
-    run = subprocess.run(COMMAND + ["--out", str(tmp_path)] + SETTINGS, capture_output=True, text=True)
+def test_corrupted_checkpoint_falls_back_to_the_previous_one_or_says_so(tmp_path, command):
+    run = subprocess.run(command + ["--out", str(tmp_path)], capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     newest = load_latest(tmp_path)["update_index"]
     data = (tmp_path / CHECKPOINT).read_bytes()
@@ -66,19 +69,19 @@ def test_corrupted_checkpoint_falls_back_to_the_previous_one_or_says_so(tmp_path
         assert "checkpoint.pt is unreadable" in str(error) and "delete the checkpoint files" in str(error)
     else:
         raise AssertionError("two corrupted checkpoints must raise CheckpointError")
-    rerun = subprocess.run(COMMAND + ["--out", str(tmp_path)] + SETTINGS, capture_output=True, text=True)
+    rerun = subprocess.run(command + ["--out", str(tmp_path)], capture_output=True, text=True)
     assert rerun.returncode == 2
     assert rerun.stderr.strip().splitlines()[-1].startswith("moe-train: error:")
 
 
-def test_checkpoint_of_other_settings_without_config_yaml_is_discarded(tmp_path):
+def test_checkpoint_of_other_settings_without_config_yaml_is_discarded(tmp_path, command):
     """Snakemake reruns a job whose params changed after deleting its outputs: the trainer starts afresh."""
-    first = subprocess.run(COMMAND + ["--out", str(tmp_path)] + SETTINGS, capture_output=True, text=True)
+    first = subprocess.run(command + ["--out", str(tmp_path)], capture_output=True, text=True)
     assert first.returncode == 0, first.stderr
     for name in ("config.yaml", "metrics.csv", "final.json", "eval_episode.csv"):
         (tmp_path / name).unlink()  # what Snakemake does before rerunning the job
-    changed = SETTINGS + ["--set", "lr=0.002"]
-    rerun = subprocess.run(COMMAND + ["--out", str(tmp_path)] + changed, capture_output=True, text=True)
+    changed = ["--set", "lr=0.002"]
+    rerun = subprocess.run(command + ["--out", str(tmp_path)] + changed, capture_output=True, text=True)
     assert rerun.returncode == 0, rerun.stderr
     assert "discarding the checkpoint" in rerun.stderr and "config.lr was 0.001, now 0.002" in rerun.stderr
     assert "resuming" not in rerun.stderr
@@ -87,20 +90,18 @@ def test_checkpoint_of_other_settings_without_config_yaml_is_discarded(tmp_path)
     assert "lr: 0.002" in (tmp_path / "config.yaml").read_text()
 
 
-def test_checkpoint_from_an_older_trainer_is_refused_with_a_remedy(tmp_path, monkeypatch):
+def test_checkpoint_from_an_older_trainer_is_refused_with_a_remedy(tmp_path, monkeypatch, tiny_trainer):
     from gymnasium.vector import SyncVectorEnv
 
     import moe.environments
     from moe import checkpoint
-    from tests.test_train import tiny_trainer
-
-    trainer = tiny_trainer(tmp_path)
+    trainer = tiny_trainer()
     state = trainer.checkpoint_state()
     # Checkpoints of the first version pickled gymnasium's SyncVectorEnv, whose step and
     # reset take and return other things than EnvBatch's.
     state["pickled"]["envs"] = SyncVectorEnv([lambda: trainer.envs.envs[0]])
     with pytest.raises(CheckpointError, match="older version of the trainer.*delete checkpoint.pt"):
-        tiny_trainer(tmp_path).load_checkpoint_state(state)
+        tiny_trainer().load_checkpoint_state(state)
 
     # Later ones pickled a wrapper class that is gone: unpickling them fails by name.
     class IntegerActions:

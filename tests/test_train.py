@@ -3,31 +3,16 @@
 import json
 import math
 
-import gymnasium as gym
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 
-from moe.config import resolve
 from moe.environments import make_env
 from moe.errors import CheckpointError
 from moe.evaluate import SUMMARY_KEYS
 from moe.ppo import collect_rollout, compute_advantages, loss_weights
-from moe.train import TIMING_COLUMNS, Trainer, train
-
-SHORT_TASK = "MoETest-ShortDoorKey-v0"
-if SHORT_TASK not in gym.registry:
-    # Episodes of at most 12 steps, so a short rollout crosses many episode boundaries.
-    gym.register(SHORT_TASK, entry_point="minigrid.envs:DoorKeyEnv", kwargs={"size": 5, "max_steps": 12})
-
-TINY = ["num_envs=2", "rollout_steps=40", "minibatch_size=40", "eval.episodes=4", "model.hidden=16",
-        "model.gat_dim=8", "checkpoint.interval_updates=1"]
-
-
-def tiny_trainer(tmp_path, seed=3, variant="baseline"):
-    config = resolve(None, TINY)
-    return Trainer(SHORT_TASK, variant, seed, frames=160, config=config, out_dir=tmp_path)
+from moe.train import TIMING_COLUMNS, train
 
 
 def rollout_of(trainer):
@@ -36,12 +21,12 @@ def rollout_of(trainer):
     return rollout
 
 
-def test_rollout_matches_a_step_by_step_replay_and_masks_exactly_episode_starts(tmp_path):
-    trainer = tiny_trainer(tmp_path)
+def test_rollout_matches_a_step_by_step_replay_and_masks_exactly_episode_starts(tiny_trainer, short_task):
+    trainer = tiny_trainer()
     rollout = rollout_of(trainer)
     assert rollout.dones.sum() >= 4, "the rollout should cross several episode boundaries"
     for env_index in range(2):
-        env = make_env(SHORT_TASK)
+        env = make_env(short_task)
         observation, _ = env.reset(seed=3 * 1000 + env_index)
         previous_done = True
         for step in range(40):
@@ -57,8 +42,8 @@ def test_rollout_matches_a_step_by_step_replay_and_masks_exactly_episode_starts(
                 observation, _ = env.reset()
 
 
-def test_rollout_stores_the_previous_steps_router_output(tmp_path):
-    trainer = tiny_trainer(tmp_path)
+def test_rollout_stores_the_previous_steps_router_output(tiny_trainer):
+    trainer = tiny_trainer()
     first = rollout_of(trainer)
     assert torch.equal(first.prev_alphas[1:], first.alphas[:-1])
     second = rollout_of(trainer)
@@ -66,8 +51,8 @@ def test_rollout_stores_the_previous_steps_router_output(tmp_path):
     assert torch.equal(second.episode_starts[0], first.dones[-1])
 
 
-def test_advantages_are_gae_restarted_at_every_episode_end(tmp_path):
-    trainer = tiny_trainer(tmp_path)
+def test_advantages_are_gae_restarted_at_every_episode_end(tiny_trainer):
+    trainer = tiny_trainer()
     rollout = rollout_of(trainer)
     generator = torch.Generator().manual_seed(0)
     rollout.rewards = torch.rand(rollout.rewards.shape, generator=generator)
@@ -94,8 +79,8 @@ def test_advantages_are_gae_restarted_at_every_episode_end(tmp_path):
     assert rollout.dones.any() and torch.allclose(returns, advantages + rollout.values)
 
 
-def test_phase_switches_and_corrections_turn_on_only_in_finetune(tmp_path):
-    trainer = tiny_trainer(tmp_path, variant="entropy_min+temporal+overlap")
+def test_phase_switches_and_corrections_turn_on_only_in_finetune(tiny_trainer):
+    trainer = tiny_trainer(variant="entropy_min+temporal+overlap")
     config = trainer.config
     warmup = loss_weights(config, trainer.active_corrections, "warmup")
     finetune = loss_weights(config, trainer.active_corrections, "finetune")
@@ -115,20 +100,20 @@ def run_outputs(out_dir):
     return metrics, json.loads((out_dir / "final.json").read_text()), (out_dir / "eval_episode.csv").read_text()
 
 
-def test_same_seed_gives_identical_outputs(tmp_path):
+def test_same_seed_gives_identical_outputs(tmp_path, short_task, tiny):
     for name in ("first", "second"):
-        train(SHORT_TASK, "temporal+overlap", 5, 160, tmp_path / name, assignments=TINY)
+        train(short_task, "temporal+overlap", 5, 160, tmp_path / name, assignments=tiny)
     first, second = run_outputs(tmp_path / "first"), run_outputs(tmp_path / "second")
     pd.testing.assert_frame_equal(first[0], second[0])
     assert first[1:] == second[1:]
     assert len(first[0]) == 2 and first[1]["status"] == "finished"
-    other_seed = train(SHORT_TASK, "temporal+overlap", 6, 160, tmp_path / "other", assignments=TINY)
+    other_seed = train(short_task, "temporal+overlap", 6, 160, tmp_path / "other", assignments=tiny)
     assert not pd.read_csv(tmp_path / "other" / "metrics.csv").drop(columns=TIMING_COLUMNS).equals(first[0]) \
         or other_seed != first[1]
 
 
-def test_metrics_and_final_files_have_the_documented_columns(tmp_path):
-    train(SHORT_TASK, "baseline", 0, 80, tmp_path, assignments=TINY)
+def test_metrics_and_final_files_have_the_documented_columns(tmp_path, short_task, tiny):
+    train(short_task, "baseline", 0, 80, tmp_path, assignments=tiny)
     metrics = pd.read_csv(tmp_path / "metrics.csv")
     expected = ["update", "frames", "phase", "fps", "return_mean", "success_rate", "episode_length",
                 "policy_entropy", "router_entropy", "marginal_router_entropy", "router_mutual_information",
@@ -147,13 +132,13 @@ def test_metrics_and_final_files_have_the_documented_columns(tmp_path):
     assert final["effective_experts"] == pytest.approx(math.exp(final["marginal_router_entropy"]))
 
 
-def test_a_run_started_from_the_shared_warmup_equals_an_uninterrupted_one(tmp_path):
+def test_a_run_started_from_the_shared_warmup_equals_an_uninterrupted_one(tmp_path, short_task, tiny):
     """The corrections act only after the first phase, so every variant shares its updates."""
     frames = 320  # 4 updates of 80 frames: 2 of warm-up, 2 of fine-tuning
-    train(SHORT_TASK, "entropy_min+overlap", 5, frames, tmp_path / "whole", assignments=TINY)
-    warmup = train(SHORT_TASK, "baseline", 5, frames, tmp_path / "warmup", assignments=TINY, warmup_only=True)
+    train(short_task, "entropy_min+overlap", 5, frames, tmp_path / "whole", assignments=tiny)
+    warmup = train(short_task, "baseline", 5, frames, tmp_path / "warmup", assignments=tiny, warmup_only=True)
     assert warmup["updates"] == 2 and not (tmp_path / "warmup" / "final.json").exists()
-    train(SHORT_TASK, "entropy_min+overlap", 5, frames, tmp_path / "split", assignments=TINY,
+    train(short_task, "entropy_min+overlap", 5, frames, tmp_path / "split", assignments=tiny,
           from_warmup=tmp_path / "warmup")
     whole, split = run_outputs(tmp_path / "whole"), run_outputs(tmp_path / "split")
     pd.testing.assert_frame_equal(whole[0], split[0])
@@ -161,22 +146,22 @@ def test_a_run_started_from_the_shared_warmup_equals_an_uninterrupted_one(tmp_pa
     assert list(whole[0]["phase"]) == ["warmup"] * 2 + ["finetune"] * 2
 
 
-def test_a_warmup_of_other_settings_is_refused(tmp_path):
-    train(SHORT_TASK, "baseline", 5, 320, tmp_path / "warmup", assignments=TINY, warmup_only=True)
+def test_a_warmup_of_other_settings_is_refused(tmp_path, short_task, tiny):
+    train(short_task, "baseline", 5, 320, tmp_path / "warmup", assignments=tiny, warmup_only=True)
     with pytest.raises(CheckpointError, match="not this run's.*lr"):
-        train(SHORT_TASK, "temporal", 5, 320, tmp_path / "run", assignments=[*TINY, "lr=0.01"],
+        train(short_task, "temporal", 5, 320, tmp_path / "run", assignments=[*tiny, "lr=0.01"],
               from_warmup=tmp_path / "warmup")
     with pytest.raises(CheckpointError, match="no finished warm-up"):
-        train(SHORT_TASK, "temporal", 5, 320, tmp_path / "run", assignments=TINY, from_warmup=tmp_path / "none")
+        train(short_task, "temporal", 5, 320, tmp_path / "run", assignments=tiny, from_warmup=tmp_path / "none")
     # Made by another torch build (or on another device): its numbers would not be this run's.
     marker = tmp_path / "warmup" / "warmup.json"
     content = json.loads(marker.read_text())
     marker.write_text(json.dumps({**content, "made_with": {**content["made_with"], "torch": "0.0.1"}}))
     with pytest.raises(CheckpointError, match="made with .*0.0.1.*delete it"):
-        train(SHORT_TASK, "temporal", 5, 320, tmp_path / "run", assignments=TINY, from_warmup=tmp_path / "warmup")
+        train(short_task, "temporal", 5, 320, tmp_path / "run", assignments=tiny, from_warmup=tmp_path / "warmup")
     marker.write_text(json.dumps(content))
     # A coefficient of a correction that waits for fine-tuning does not touch the warm-up.
-    train(SHORT_TASK, "temporal", 5, 320, tmp_path / "run", assignments=[*TINY, "corrections.temporal.coef=9"],
+    train(short_task, "temporal", 5, 320, tmp_path / "run", assignments=[*tiny, "corrections.temporal.coef=9"],
           from_warmup=tmp_path / "warmup")
 
 
@@ -195,10 +180,10 @@ def test_baseline_learns_a_small_multi_intent_task(tmp_path):
     assert 0.0 <= final["intent_mutual_information_normalized"] <= 1.0
 
 
-def test_tensorboard_scalars_are_the_metrics_columns(tmp_path):
+def test_tensorboard_scalars_are_the_metrics_columns(tmp_path, short_task, tiny):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    train(SHORT_TASK, "temporal", 0, 160, tmp_path, assignments=[*TINY, "tensorboard=true"])
+    train(short_task, "temporal", 0, 160, tmp_path, assignments=[*tiny, "tensorboard=true"])
     events = EventAccumulator(str(tmp_path / "tensorboard"))
     events.Reload()
     metrics = pd.read_csv(tmp_path / "metrics.csv")

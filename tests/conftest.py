@@ -1,0 +1,50 @@
+"""Shared fixtures: a short MiniGrid task whose episodes end often, and a trainer small enough for a test.
+
+The task is registered when this module is imported, which pytest does before any
+test module; a trainer started in a subprocess imports it too (`trainer_command`).
+"""
+
+import sys
+
+import gymnasium as gym
+import pytest
+
+from moe.config import resolve
+from moe.train import Trainer
+
+SHORT_TASK = "MoETest-ShortDoorKey-v0"
+if SHORT_TASK not in gym.registry:
+    # Episodes of at most 12 steps, so a short rollout crosses many episode boundaries.
+    gym.register(SHORT_TASK, entry_point="minigrid.envs:DoorKeyEnv", kwargs={"size": 5, "max_steps": 12})
+
+# Two environments x 40 steps = 80 frames an update, a small GAT, a checkpoint after every update.
+TINY_SETTINGS = ("num_envs=2", "rollout_steps=40", "minibatch_size=40", "eval.episodes=4", "model.hidden=16",
+                 "model.gat_dim=8", "checkpoint.interval_updates=1")
+
+
+@pytest.fixture(scope="session")
+def short_task() -> str:
+    return SHORT_TASK
+
+
+@pytest.fixture(scope="session")
+def tiny() -> list[str]:
+    """`--set` assignments of a tiny run (80 frames an update)."""
+    return list(TINY_SETTINGS)
+
+
+@pytest.fixture
+def tiny_trainer(tmp_path, tiny, short_task):
+    """`make(seed=3, variant="baseline")`: a Trainer of 2 updates on the short task, writing into tmp_path."""
+
+    def make(seed: int = 3, variant: str = "baseline", out_dir=None) -> Trainer:
+        return Trainer(short_task, variant, seed, frames=160, config=resolve(None, tiny),
+                       out_dir=out_dir or tmp_path)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def trainer_command(short_task) -> list[str]:
+    """`moe-train` in a subprocess that knows the short task."""
+    return [sys.executable, "-c", "import sys, tests.conftest; from moe.train import main; sys.exit(main())"]
