@@ -1,7 +1,5 @@
-"""Tests of the reviewer-facing analysis: factorial effects and cross-task aggregates
-paired by seed, sample efficiency and aligned expert usage (moe.analysis.{factorial,
-robust,curves,specialisation}), against hand-computed values and simulated runs with
-known effects."""
+"""Factorial effects and cross-task comparisons, paired by seed (moe.analysis.factorial, robust):
+hand-computed designs, and simulated runs with a known effect and known seed-level noise."""
 
 from __future__ import annotations
 
@@ -12,27 +10,11 @@ import pandas as pd
 import pytest
 from scipy import stats as scipy_stats
 
-from moe.analysis.curves import add_sample_efficiency, sample_efficiency
 from moe.analysis.factorial import contrast_matrix, contrast_weights, effect_terms, factorial_effects
-from moe.analysis.metrics import NEVER
-from moe.analysis.plots import (
-    plot_effects,
-    plot_entropy_scatter,
-    plot_episodes,
-    plot_robust_aggregates,
-    plot_usage_heatmaps,
-)
 from moe.analysis.robust import robust_aggregates
-from moe.analysis.runs import collect_runs
-from moe.analysis.specialisation import align_experts, episode_table, mean_usage_table, usage_matrix, usage_table
 from moe.analysis.stats import holm
-from moe.analysis.tables import display_table, effects_display_table, interval_table, summarise
+from moe.analysis.tables import effects_display_table, interval_table
 from moe.variants import all_variants
-
-try:  # tests/ is on sys.path under pytest's default import mode
-    from fakeruns import INTENTS, fake_usage, write_fake_run
-except ImportError:  # tests/ imported as a package
-    from tests.fakeruns import INTENTS, fake_usage, write_fake_run
 
 CORRECTIONS = ["entropy_min", "temporal", "overlap"]
 
@@ -231,124 +213,3 @@ def test_robust_aggregates_leave_out_unpaired_seeds():
     runs = paired_runs({("A", "baseline"): [0.1, 0.3, 0.5], ("A", "temporal"): [0.2, math.nan, 0.6]})
     row = robust_aggregates(runs, ["temporal"], ["A"], ["return_mean"]).iloc[0]
     assert row["n_seeds"] == 2 and row["difference"] == pytest.approx(0.1)
-
-
-# --- sample efficiency ----------------------------------------------------------------
-
-
-def test_sample_efficiency_hand_computed():
-    metrics = pd.DataFrame({
-        "frames": [100, 200, 300, 400, 500, 600, 700, 800],
-        "phase": ["warmup"] * 4 + ["finetune"] * 4,
-        "return_mean": [np.nan, 0.9, 0.5, 0.7, 0.8, 0.8, 0.6, 1.0],
-    })
-    result = sample_efficiency(metrics, 0.7)
-    # fine-tuning only: trapezoid over (500, 0.8), (600, 0.8), (700, 0.6), (800, 1.0) = 80 + 70 + 80, over 300 frames
-    assert result["return_auc"] == pytest.approx(230 / 300)
-    # trailing 5-update means from update 6 on (update 1 measured nothing): 0.74 at 600, 0.68, 0.78 at 800.
-    # The single update at 0.9 (200 frames) does not count.
-    assert result["frames_to_threshold"] == 600.0
-    assert sample_efficiency(metrics, 0.75)["frames_to_threshold"] == 800.0
-    assert sample_efficiency(metrics, 0.9)["frames_to_threshold"] == NEVER  # censored at the budget
-    one_phase = sample_efficiency(metrics.assign(phase="finetune"), 0.7)
-    assert math.isnan(one_phase["return_auc"])  # no warm-up before it: nothing counts as fine-tuning
-    empty = sample_efficiency(metrics.assign(return_mean=np.nan))
-    assert math.isnan(empty["return_auc"]) and empty["frames_to_threshold"] == NEVER
-
-
-def test_sample_efficiency_columns_and_summary(tmp_path):
-    runs = []
-    for seed, status in enumerate(["finished", "finished", "diverged", "finished"], start=1):
-        run_dir = tmp_path / f"seed{seed}"
-        write_fake_run(run_dir, "T", "baseline", seed, status=status)
-        runs.append({"task": "T", "variant": "baseline", "seed": seed, "run_dir": str(run_dir)})
-    table = add_sample_efficiency(collect_runs(runs), threshold=0.0)
-    metrics = pd.read_csv(tmp_path / "seed1/metrics.csv")
-    assert table.loc[0, "return_auc"] == pytest.approx(sample_efficiency(metrics)["return_auc"])
-    # the fake's first return is at update 2 of 8: the 5-update mean first exists at update 6
-    assert table["frames_to_threshold"].tolist() == [metrics["frames"][5], metrics["frames"][5], NEVER,
-                                                    metrics["frames"][5]]
-    assert table.loc[2, "return_auc"] == 0.0  # diverged: a failure
-    summary = summarise(table)
-    assert (summary.loc[0, "frames_to_threshold_median"], summary.loc[0, "frames_to_threshold_reached"]) == (
-        metrics["frames"][5], 3)
-    assert display_table(summary).loc[0, "frames to threshold (median)"] == f"{metrics['frames'][5]} (3/4 reached)"
-    never = summarise(add_sample_efficiency(collect_runs(runs), threshold=2.0))
-    assert display_table(never).loc[0, "frames to threshold (median)"] == ">budget (0/4 reached)"
-
-
-# --- specialisation ---------------------------------------------------------------
-
-
-def _grid(tmp_path, plan):
-    runs = []
-    for (task, variant), statuses in plan.items():
-        for seed, status in enumerate(statuses, start=1):
-            run_dir = tmp_path / task / variant / f"seed{seed}"
-            if status is not None:
-                write_fake_run(run_dir, task, variant, seed, status=status)
-            runs.append({"task": task, "variant": variant, "seed": seed, "run_dir": str(run_dir)})
-    return collect_runs(runs)
-
-
-def test_align_experts_undoes_a_relabelling():
-    usage = np.array([[0.7, 0.1, 0.1, 0.1], [0.1, 0.1, 0.6, 0.2], [0.05, 0.8, 0.1, 0.05]])
-    relabelled = [usage, usage[:, [3, 2, 1, 0]], usage[:, [1, 0, 3, 2]]]
-    permutations = align_experts(relabelled)
-    aligned = [m[:, p] for m, p in zip(relabelled, permutations, strict=True)]
-    for matrix in aligned:
-        assert np.array_equal(matrix, aligned[0])
-    # numbered by the intent that uses them most: intent 0's favourite is expert 0, intent 1's expert 1, ...
-    assert aligned[0].argmax(axis=1).tolist() == [0, 1, 2]
-
-
-def test_usage_table_aligns_seeds_so_their_mean_stays_sharp(tmp_path):
-    # The fake's seeds favour different expert indices for the same intent, as real runs do.
-    runs = _grid(tmp_path, {("T", "baseline"): ["finished"] * 4 + ["diverged"], ("T", "temporal"): [None]})
-    raw = np.mean([[fake_usage("T", "baseline", s, i) for i in range(len(INTENTS))] for s in range(1, 5)], axis=0)
-    usage = usage_table(runs)
-    assert set(usage["variant"]) == {"baseline"} and set(usage["seed"]) == {1, 2, 3, 4}
-    matrix = usage_matrix(usage, "T", "baseline")
-    assert list(matrix.index) == INTENTS and matrix.shape == (3, 4)
-    assert matrix.sum(axis=1).to_numpy() == pytest.approx(1.0, abs=1e-5)
-    favourite_shares = [np.mean([max(fake_usage("T", "baseline", s, i)) for s in range(1, 5)]) for i in range(3)]
-    assert raw.max(axis=1).max() < min(favourite_shares) - 0.15  # by index, the seeds blur each other
-    # aligned, each intent keeps its favourite: the mean of the seeds' favourite shares, on the diagonal
-    assert matrix.max(axis=1).to_numpy() == pytest.approx(favourite_shares)
-    assert matrix.to_numpy().argmax(axis=1).tolist() == [0, 1, 2]
-    seed_two = usage_matrix(usage, "T", "baseline", seed=2)
-    assert seed_two.loc["fetch"].max() == pytest.approx(max(fake_usage("T", "baseline", 2, 1)))
-    assert usage_matrix(usage, "T", "temporal").empty
-    wide = mean_usage_table(usage)
-    assert wide.columns.tolist()[:4] == ["task", "variant", "intent", "n_seeds"] and (wide["n_seeds"] == 4).all()
-
-
-def test_episode_table_takes_first_finished_seed(tmp_path):
-    runs = _grid(tmp_path, {("T", "baseline"): ["diverged", "finished", "finished"]})
-    episodes = episode_table(runs)
-    assert set(episodes["seed"]) == {2}
-    assert episodes["intent"].tolist()[:5] == ["explore"] * 4 + ["fetch"]
-    alphas = episodes[[f"alpha_{k}" for k in range(4)]].sum(axis=1)
-    assert alphas.to_numpy() == pytest.approx(1.0, abs=1e-5)
-
-
-def test_new_figures_write_pdf_and_png_even_with_empty_panels(tmp_path):
-    plan = {("T", v): ["finished", "finished", "diverged"] for v in all_variants(["temporal", "overlap"])}
-    runs = _grid(tmp_path / "runs", plan)
-    variants, tasks = all_variants(["temporal", "overlap"]), ["T", "EmptyTask"]
-    metrics = ["router_mutual_information", "return_mean"]
-    effects = factorial_effects(runs, ["temporal", "overlap"], metrics)
-    robust = robust_aggregates(runs, variants, tasks, metrics)
-    paths = {}
-    for name, plot, args in [
-        ("effects", plot_effects, (effects, tasks, metrics)),
-        ("robust", plot_robust_aggregates, (robust, variants)),
-        ("usage", plot_usage_heatmaps, (usage_table(runs), tasks, variants)),
-        ("episodes", plot_episodes, (episode_table(runs), tasks, variants)),
-        ("scatter", plot_entropy_scatter, (runs, tasks, variants)),
-    ]:
-        paths[name] = [tmp_path / f"{name}.pdf", tmp_path / f"{name}.png"]
-        plot(*args, paths[name])
-    for name, files in paths.items():
-        for path in files:
-            assert path.stat().st_size > 1000, name
