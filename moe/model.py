@@ -162,8 +162,12 @@ class MoEAgent(nn.Module):
         bound = hidden**-0.5  # as nn.Linear initialises each expert's own layer
         nn.init.uniform_(self.experts_weight, -bound, bound)
 
+    def features(self, image: torch.Tensor, direction: torch.Tensor) -> torch.Tensor:
+        """h_t: what the router, the critic and the experts all see."""
+        return self.encoder(image) + self.direction_embedding(direction.long())
+
     def forward(self, image: torch.Tensor, direction: torch.Tensor) -> AgentOutput:
-        features = self.encoder(image) + self.direction_embedding(direction.long())
+        features = self.features(image, direction)
         hidden = F.relu(self.heads_first(features)).view(-1, self.num_experts + 2, self.hidden)
         # split, not indexing: its backward is one concatenation, not a zero-filled copy per part.
         router_hidden, critic_hidden, expert_hidden = hidden.split([1, 1, self.num_experts], dim=1)

@@ -8,6 +8,7 @@ import sys
 
 import gymnasium as gym
 import pytest
+from minigrid.envs import EmptyEnv
 
 from moe.config import resolve
 from moe.train import Trainer
@@ -16,6 +17,32 @@ SHORT_TASK = "MoETest-ShortDoorKey-v0"
 if SHORT_TASK not in gym.registry:
     # Episodes of at most 12 steps, so a short rollout crosses many episode boundaries.
     gym.register(SHORT_TASK, entry_point="minigrid.envs:DoorKeyEnv", kwargs={"size": 5, "max_steps": 12})
+
+
+
+class DirectionIntentEnv(EmptyEnv):
+    """An empty room whose 'intent' is the half of the compass the agent faces (visible to it)."""
+
+    intents = ("east_or_south", "west_or_north")
+
+    def __init__(self, **kwargs):
+        super().__init__(size=5, max_steps=30, **kwargs)
+
+    def _label(self, info):
+        return {**info, "intent": self.intents[0] if self.agent_dir in (0, 1) else self.intents[1]}
+
+    def reset(self, **kwargs):
+        observation, info = super().reset(**kwargs)
+        return observation, self._label(info)
+
+    def step(self, action):
+        *transition, info = super().step(action)
+        return (*transition, self._label(info))
+
+
+DIRECTION_TASK = "MoETest-DirectionIntent-v0"
+if DIRECTION_TASK not in gym.registry:
+    gym.register(DIRECTION_TASK, entry_point=DirectionIntentEnv)
 
 # Two environments x 40 steps = 80 frames an update, a small GAT, a checkpoint after every update.
 TINY_SETTINGS = ("num_envs=2", "rollout_steps=40", "minibatch_size=40", "eval.episodes=4", "model.hidden=16",

@@ -15,31 +15,7 @@ from moe.evaluate import evaluate
 from moe.metrics import episode_router_statistics, intent_mutual_information
 from moe.model import AgentOutput
 
-TASK = "MoETest-DirectionIntent-v0"
-
-
-class DirectionIntentEnv(EmptyEnv):
-    """An empty room whose 'intent' is the half of the compass the agent faces (visible to it)."""
-
-    intents = ("east_or_south", "west_or_north")
-
-    def __init__(self, **kwargs):
-        super().__init__(size=5, max_steps=30, **kwargs)
-
-    def _label(self, info):
-        return {**info, "intent": self.intents[0] if self.agent_dir in (0, 1) else self.intents[1]}
-
-    def reset(self, **kwargs):
-        observation, info = super().reset(**kwargs)
-        return observation, self._label(info)
-
-    def step(self, action):
-        *transition, info = super().step(action)
-        return (*transition, self._label(info))
-
-
-if TASK not in gym.registry:
-    gym.register(TASK, entry_point=DirectionIntentEnv)
+DIRECTION_TASK = "MoETest-DirectionIntent-v0"  # registered by conftest.py: intent = the half of the compass faced
 
 
 class ScriptedRouter(nn.Module):
@@ -74,7 +50,7 @@ class ScriptedRouter(nn.Module):
                            value=torch.zeros(batch))
 
 
-def evaluate_router(router, episodes=8, seed_base=10, task=TASK, greedy=False):
+def evaluate_router(router, episodes=8, seed_base=10, task=DIRECTION_TASK, greedy=False):
     return evaluate(router, task, episodes=episodes, seed_base=seed_base, greedy=greedy, device=torch.device("cpu"))
 
 
