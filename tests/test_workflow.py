@@ -37,6 +37,8 @@ FIGURES = [f"{name}.{ext}" for name in ("learning_curves", "final_router_entropy
            for ext in ("pdf", "png")]
 #: Tables shown in the report beside the figures.
 REPORT_TABLES = ["final_metrics.csv", "factorial_effects.csv", "robust_aggregates.csv", "expert_usage.csv"]
+#: What {report_dir}/tables and {report_dir}/figures hold: deliverables, never logs or benchmark records.
+DELIVERABLE_SUFFIXES = {"tables": {".csv", ".md", ".tex"}, "figures": {".pdf", ".png"}}
 
 
 def copy_workflow(dest: Path) -> Path:
@@ -109,6 +111,18 @@ def check_analysis_tables(workdir: Path, config: dict) -> None:
     summary = pd.read_csv(tables / "final_metrics.csv")
     for column in ("return_auc_mean", "frames_to_threshold_median", "frames_to_threshold_reached"):
         assert column in summary
+
+
+def check_deliverables_only(report_dir: Path) -> None:
+    """`ls tables figures` shows the study's tables and figures and nothing else; each rule's
+    log and benchmark record is under logs/ and benchmarks/, named like its outputs."""
+    for kind, expected in (("tables", TABLES), ("figures", FIGURES)):
+        found = sorted(path.name for path in (report_dir / kind).iterdir())
+        assert found == sorted(expected), kind
+        assert {Path(name).suffix for name in found} <= DELIVERABLE_SUFFIXES[kind]
+    for name in ("tables/final_metrics", "tables/expert_usage", "figures/learning_curves", "figures/final_return"):
+        assert (report_dir / "logs" / f"{name}.log").is_file(), name
+        assert (report_dir / "benchmarks" / f"{name}.tsv").is_file(), name
 
 
 def default_config() -> dict:
@@ -266,6 +280,7 @@ def test_fake_quick_run_end_to_end_then_replot_only(tmp_path):
         assert (workdir / "results/tables" / name).stat().st_size > 0
     for name in FIGURES:
         assert (workdir / "results/figures" / name).stat().st_size > 1000
+    check_deliverables_only(workdir / "results")
     task = quick["tasks"][0]["name"]
     run = workdir / "results/runs" / task / "baseline/base/seed1"
     log = workdir / f"results/logs/train/{task}/baseline/base/seed1.log"
@@ -360,6 +375,7 @@ def test_quick_config_end_to_end_with_real_trainer(tmp_path):
         assert (workdir / "results/tables" / name).stat().st_size > 0
     for name in FIGURES:
         assert (workdir / "results/figures" / name).stat().st_size > 1000
+    check_deliverables_only(workdir / "results")
     summary = check_tables_match_runs(workdir, quick)
     assert summary["n_finished"].sum() + summary["n_diverged"].sum() == len(quick["tasks"]) * 8 * len(quick["seeds"])
     check_analysis_tables(workdir, quick)
