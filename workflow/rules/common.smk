@@ -92,8 +92,17 @@ def run_of(wildcards):
 
 def run_files(runs, filename):
     """`filename` in each run directory. With allow_missing_runs, only runs that
-    finished writing (final.json exists): the others are reported, not trained."""
+    finished writing (final.json exists): the others are reported, not trained.
+    With `train: false` and without allow_missing_runs, a run without final.json is
+    an error naming the run directories (there is no rule to make it)."""
+    finished = [run for run in runs if os.path.exists(os.path.join(run["run_dir"], "final.json"))]
     if config["allow_missing_runs"]:
-        runs = [run for run in runs if os.path.exists(os.path.join(run["run_dir"], "final.json"))]
+        runs = finished
+    elif not config["train"] and len(finished) < len(runs):
+        missing = sorted(run["run_dir"] for run in runs if run not in finished)
+        raise WorkflowError(
+            f"train is false and {len(missing)} of {len(runs)} runs have no final.json "
+            "(--config allow_missing_runs=True tables them as missing):\n" + "\n".join(missing)
+        )
     return [os.path.join(run["run_dir"], filename) for run in runs]
 
