@@ -37,6 +37,8 @@ FIGURES = [f"{name}.{ext}" for name in ("learning_curves", "final_router_entropy
            for ext in ("pdf", "png")]
 #: Tables shown in the report beside the figures.
 REPORT_TABLES = ["final_metrics.csv", "factorial_effects.csv", "robust_aggregates.csv", "expert_usage.csv"]
+#: What {report_dir}/tables and {report_dir}/figures hold: deliverables, never logs or benchmark records.
+DELIVERABLE_SUFFIXES = {"tables": {".csv", ".md", ".tex"}, "figures": {".pdf", ".png"}}
 
 
 def copy_workflow(dest: Path) -> Path:
@@ -109,6 +111,18 @@ def check_analysis_tables(workdir: Path, config: dict) -> None:
     summary = pd.read_csv(tables / "final_metrics.csv")
     for column in ("return_auc_mean", "frames_to_threshold_median", "frames_to_threshold_reached"):
         assert column in summary
+
+
+def check_deliverables_only(report_dir: Path) -> None:
+    """`ls tables figures` shows the study's tables and figures and nothing else; each rule's
+    log and benchmark record is under logs/ and benchmarks/, named like its outputs."""
+    for kind, expected in (("tables", TABLES), ("figures", FIGURES)):
+        found = sorted(path.name for path in (report_dir / kind).iterdir())
+        assert found == sorted(expected), kind
+        assert {Path(name).suffix for name in found} <= DELIVERABLE_SUFFIXES[kind]
+    for name in ("tables/final_metrics", "tables/expert_usage", "figures/learning_curves", "figures/final_return"):
+        assert (report_dir / "logs" / f"{name}.log").is_file(), name
+        assert (report_dir / "benchmarks" / f"{name}.tsv").is_file(), name
 
 
 def default_config() -> dict:
@@ -266,6 +280,7 @@ def test_fake_quick_run_end_to_end_then_replot_only(tmp_path):
         assert (workdir / "results/tables" / name).stat().st_size > 0
     for name in FIGURES:
         assert (workdir / "results/figures" / name).stat().st_size > 1000
+    check_deliverables_only(workdir / "results")
     task = quick["tasks"][0]["name"]
     run = workdir / "results/runs" / task / "baseline/base/seed1"
     log = workdir / f"results/logs/train/{task}/baseline/base/seed1.log"
@@ -328,6 +343,48 @@ def test_failed_runs_reported_as_missing_with_keep_going(tmp_path):
         assert (workdir / "results/figures" / name).exists()
 
 
+def test_tables_rebuilt_from_copied_runs_without_training(tmp_path):
+    """`train: false` (committed reference results): the tables and figures are remade from
+    the runs under runs_dir, in report_dir, and no training job can be planned."""
+    trained = copy_workflow(tmp_path / "trained")
+    config = {**FAKE_TRAINER, "tasks": [{"name": "MultiIntent-Hunt-6x6-v0", "frames": 64},
+                                        {"name": "MultiIntent-Dodge-6x6-v0", "frames": 64}],
+              "corrections": ["temporal"], "seeds": [1, 2]}
+    configfile = write_config(tmp_path / "grid.yaml", config)
+    snakemake(trained, "--cores", "2", "--configfile", configfile)
+
+    rebuilt = copy_workflow(tmp_path / "rebuilt")  # a fresh checkout: no .snakemake records
+    shutil.copytree(trained / "results/runs", rebuilt / "reference/runs")
+    args = ["--configfile", configfile, "--config", "train=False", "runs_dir=reference/runs",
+            "report_dir=reference"]
+    jobs = planned_jobs(rebuilt, *args)
+    assert "train" not in jobs and "warmup" not in jobs
+    assert jobs["aggregate_final"] == 1 and jobs["all"] == 1
+    snakemake(rebuilt, "--cores", "2", *args)
+
+    tables = sorted(path.name for path in (trained / "results/tables").iterdir())
+    assert sorted(path.name for path in (rebuilt / "reference/tables").iterdir()) == tables
+    for name in tables:
+        original = (trained / "results/tables" / name).read_bytes()
+        if name == "runs.csv":  # its run_dir column says where the runs are
+            original = original.replace(b"results/runs/", b"reference/runs/")
+        assert (rebuilt / "reference/tables" / name).read_bytes() == original, name
+    assert sorted(path.name for path in (rebuilt / "reference/figures").iterdir()) == \
+        sorted(path.name for path in (trained / "results/figures").iterdir())
+    assert not (rebuilt / "results").exists()  # no run, warm-up or training log written elsewhere
+    assert planned_jobs(rebuilt, *args) == {}
+
+    # A run that is not there is named, not trained; allow_missing_runs tables it as missing.
+    missing = "reference/runs/MultiIntent-Dodge-6x6-v0/temporal/base/seed2"
+    shutil.rmtree(rebuilt / missing)
+    result = snakemake(rebuilt, "--dry-run", *args, check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0 and "1 of 8 runs have no final.json" in output, output
+    assert re.search(rf"^\s*{re.escape(missing)}$", output, re.M), output
+    jobs = planned_jobs(rebuilt, *args, "allow_missing_runs=True")
+    assert "train" not in jobs and jobs["aggregate_final"] == 1
+
+
 def test_fake_sweep_end_to_end_reuses_the_grids_runs(tmp_path):
     workdir = copy_workflow(tmp_path)
     task = "MultiIntent-Hunt-6x6-v0"
@@ -360,6 +417,7 @@ def test_quick_config_end_to_end_with_real_trainer(tmp_path):
         assert (workdir / "results/tables" / name).stat().st_size > 0
     for name in FIGURES:
         assert (workdir / "results/figures" / name).stat().st_size > 1000
+    check_deliverables_only(workdir / "results")
     summary = check_tables_match_runs(workdir, quick)
     assert summary["n_finished"].sum() + summary["n_diverged"].sum() == len(quick["tasks"]) * 8 * len(quick["seeds"])
     check_analysis_tables(workdir, quick)

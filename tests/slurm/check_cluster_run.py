@@ -1,11 +1,13 @@
 """Checks of tests/slurm/run_cluster_test.sh, after it ran the grid on SLURM and locally.
 
 Prints one line per check (PASS/FAIL) and exits 1 if any failed:
-  - every training run of the grid was submitted to SLURM (a job id in Snakemake's
-    log), has the plugin's SLURM log file, and its last job is COMPLETED in SLURM's
-    job history (jobcomp/filetxt) and in `squeue -t all` under the run's name;
+  - every warm-up and every training run of the grid was submitted to SLURM (a job
+    id in Snakemake's log), has the plugin's SLURM log file, and its last job is
+    COMPLETED in SLURM's job history (jobcomp/filetxt) and in `squeue -t all` under
+    its rule and wildcards; every other job (aggregation, plotting, `all`) ran on the
+    submitting node as a `localrule`;
   - the job cancelled with scancel is CANCELLED in that history, was submitted again,
-    resumed from its checkpoint and finished;
+    resumed from its own checkpoint (past the warm-up) and finished;
   - the tables (and each run's final.json) equal those of the local run.
 """
 
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import filecmp
+import json
 import re
 import sys
 from pathlib import Path
@@ -39,15 +42,20 @@ def merged_config(repo: Path, configfiles: list[str]) -> dict:
     return config
 
 
-def submissions(log_text: str) -> dict[str, list[str]]:
-    """SLURM job ids per train-job wildcard string, in submission order, from Snakemake's log:
-    'Job 3 has been submitted with SLURM jobid 17 (log: .../rule_train/<wildcards>/17.log).'"""
-    found: dict[str, list[str]] = {}
+#: The rules whose jobs are SLURM jobs; every other rule is a `localrule`.
+SUBMITTED_RULES = ("warmup", "train")
+
+
+def submissions(log_text: str) -> dict[tuple[str, str], list[str]]:
+    """SLURM job ids per (rule, wildcard string), in submission order, from Snakemake's log:
+    'Job 3 has been submitted with SLURM jobid 17 (log: .../rule_train/<wildcards>/17.log).'
+    The plugin joins a job's wildcard values with '_'."""
+    found: dict[tuple[str, str], list[str]] = {}
     pattern = r"submitted with SLURM jobid (\d+) \(log: (\S+?)\)"
     for jobid, logfile in re.findall(pattern, log_text):
         path = Path(logfile)
-        if path.parent.parent.name == "rule_train":
-            found.setdefault(path.parent.name, []).append(jobid)
+        rule = path.parent.parent.name.removeprefix("rule_")
+        found.setdefault((rule, path.parent.name), []).append(jobid)
     return found
 
 
@@ -80,6 +88,9 @@ def main() -> int:
 
     config = merged_config(args.slurm_run, args.configfiles)
     runs = grid.train_runs(config)
+    # A warm-up directory is {warmups_dir}/{task}/{signature}/seed{seed}: its job's wildcards.
+    warmups = {directory: directory.removeprefix(config["warmups_dir"] + "/").split("/")
+               for directory in grid.warmup_dirs(config)}
     log_text = args.snakemake_log.read_text()
     submitted = submissions(log_text)
     history = job_history(args.jobcomp)
@@ -87,45 +98,71 @@ def main() -> int:
     for line in args.squeue_history.read_text().splitlines():
         jobid, state, comment = (line.split("|", 2) + ["", ""])[:3]
         squeue[jobid.strip()] = (state.strip(), comment.strip())
-    slurm_logs = args.slurm_run / ".snakemake" / "slurm_logs" / "rule_train"
+    slurm_logs = args.slurm_run / ".snakemake" / "slurm_logs"
 
-    print(f"Every training job went through SLURM ({len(runs)} runs):")
-    check(len(submitted) == len(runs), "one SLURM submission record per training run",
-          f"{len(submitted)} submitted, {len(runs)} expected")
-    for run in runs:
-        wildcards = f"{run['task']}_{run['variant']}_{run['seed']}"
-        jobids = submitted.get(wildcards, [])
-        name = f"{run['task']}/{run['variant']}/seed{run['seed']}"
+    def check_slurm_job(rule: str, wildcards: str, name: str) -> bool:
+        jobids = submitted.get((rule, wildcards), [])
         if not check(bool(jobids), f"{name}: submitted with sbatch",
                      f"SLURM job(s) {', '.join(jobids)}" if jobids else "no 'SLURM jobid' line in the log"):
-            continue
+            return False
         last = jobids[-1]
         check(history.get(last) == "COMPLETED", f"{name}: SLURM job {last} COMPLETED in the job history",
               f"state {history.get(last)}, jobs {jobids}")
-        check(squeue.get(last) == ("COMPLETED", f"rule_train_wildcards_{wildcards}"),
-              f"{name}: squeue lists job {last} as this run's train job, COMPLETED", f"{squeue.get(last)}")
-        check((slurm_logs / wildcards / f"{last}.log").is_file(), f"{name}: SLURM log {last}.log exists")
-        final = args.slurm_run / run["run_dir"] / "final.json"
-        check(final.is_file() and '"finished"' in final.read_text(), f"{name}: final.json status finished")
-    check("localrule train" not in log_text, "no training job ran on the submitting node")
+        check(squeue.get(last) == ("COMPLETED", f"rule_{rule}_wildcards_{wildcards}"),
+              f"{name}: squeue lists job {last} as this {rule} job, COMPLETED", f"{squeue.get(last)}")
+        return check((slurm_logs / f"rule_{rule}" / wildcards / f"{last}.log").is_file(),
+                     f"{name}: SLURM log {last}.log exists")
+
+    print(f"Every warm-up went through SLURM ({len(warmups)} warm-ups):")
+    submitted_warmups = [key for key in submitted if key[0] == "warmup"]
+    check(len(submitted_warmups) == len(warmups), "one SLURM submission record per warm-up",
+          f"{len(submitted_warmups)} submitted, {len(warmups)} expected")
+    for directory, (task, signature, seed) in warmups.items():
+        if check_slurm_job("warmup", f"{task}_{signature}_{seed.removeprefix('seed')}", f"warm-up {directory}"):
+            marker = args.slurm_run / directory / "warmup.json"
+            check(marker.is_file() and '"finished"' in marker.read_text(), f"{directory}: warmup.json status finished")
+
+    print(f"Every training job went through SLURM ({len(runs)} runs):")
+    submitted_runs = [key for key in submitted if key[0] == "train"]
+    check(len(submitted_runs) == len(runs), "one SLURM submission record per training run",
+          f"{len(submitted_runs)} submitted, {len(runs)} expected")
+    for run in runs:
+        name = f"{run['task']}/{run['variant']}/{run['settings']}/seed{run['seed']}"
+        if check_slurm_job("train", f"{run['task']}_{run['variant']}_{run['settings']}_{run['seed']}", name):
+            final = args.slurm_run / run["run_dir"] / "final.json"
+            check(final.is_file() and '"finished"' in final.read_text(), f"{name}: final.json status finished")
+
+    print("Only warm-ups and training left the submitting node:")
+    jobs = re.findall(r"^(local)?rule (\w+):$", log_text, re.M)
+    remote = sorted({rule for local, rule in jobs if not local})
+    local = sorted({rule for local, rule in jobs if local})
+    check(remote == sorted(SUBMITTED_RULES), "the SLURM jobs are warm-ups and training", ", ".join(remote))
+    check(bool(local) and not set(local) & set(SUBMITTED_RULES),
+          "every other job ran on the submitting node (localrule)", ", ".join(local))
+    check("aggregate_final" in local and "all" in local, "aggregation and `all` among the local jobs")
 
     print("A training job killed with scancel mid-run is retried and resumes:")
     task, variant, seed = args.victim.split("/")
-    wildcards = f"{task}_{variant}_{seed}"
-    run_dir = args.slurm_run / grid.run_dir(task, variant, seed)
+    victim = grid.run(config, task, variant, grid.BASE_SETTINGS, seed)
+    wildcards = f"{task}_{variant}_{victim.settings}_{seed}"
+    train_log_path = args.slurm_run / config["logs_dir"] / "train" / task / variant / victim.settings / f"seed{seed}.log"
+    warmup_marker = args.slurm_run / victim.warmup_dir / "warmup.json"
+    warmup_updates = json.loads(warmup_marker.read_text())["updates"] if warmup_marker.is_file() else None
     cancelled = args.cancelled_jobid_file.read_text().strip() if args.cancelled_jobid_file.exists() else ""
     if check(bool(cancelled), "a training job was cancelled with scancel after its first checkpoint"):
-        jobids = submitted.get(wildcards, [])
+        jobids = submitted.get(("train", wildcards), [])
         check(history.get(cancelled) == "CANCELLED", f"SLURM job {cancelled} is CANCELLED in the job history",
               f"state {history.get(cancelled)}")
         check(cancelled in jobids and len(jobids) >= 2 and jobids[-1] != cancelled,
               f"{args.victim} was submitted again after the cancel", f"SLURM jobs {jobids}")
         check(f"SLURM-job '{cancelled}' failed" in log_text or f"jobid {cancelled}" in log_text,
               "Snakemake saw the cancelled job fail")
-        train_log = (run_dir / "train.log").read_text() if (run_dir / "train.log").exists() else ""
+        train_log = train_log_path.read_text() if train_log_path.exists() else ""
         resumed = re.search(r"resuming \S+ from update (\d+)", train_log)
-        check(bool(resumed) and int(resumed.group(1)) >= 1, "the retried job resumed from its checkpoint",
-              resumed.group(0) if resumed else "no 'resuming' line in train.log")
+        check(bool(resumed) and warmup_updates is not None and int(resumed.group(1)) > warmup_updates,
+              "the retried job resumed from its own checkpoint, past the warm-up",
+              f"{resumed.group(0) if resumed else f'no resuming line in {train_log_path.name}'}; "
+              f"warm-up: {warmup_updates} updates")
     check("steps (100%) done" in log_text, "the SLURM run completed the whole grid")
 
     print("Tables equal those of the local run with the same seeds:")

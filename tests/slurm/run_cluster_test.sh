@@ -16,14 +16,15 @@
 #      status with `squeue`);
 #   3. start munged (as the munge user, unless one runs already), slurmctld, slurmd;
 #   4. run the grid (workflow/config/quick.yaml + tests/slurm/cluster_grid.yaml: the
-#      quick grid cut to 8 training jobs) with --workflow-profile workflow/profiles/slurm
-#      in a scratch copy of the repository, and scancel one training job after
-#      its first checkpoint;
+#      quick grid cut to 4 warm-ups and 8 training jobs) with --workflow-profile
+#      workflow/profiles/slurm in a scratch copy of the repository, and scancel one
+#      training job after its first checkpoint;
 #   5. run the same grid locally (--cores 2) in a second scratch copy;
-#   6. check: every training job ran as a SLURM job (job id in Snakemake's log, a
-#      SLURM log file per job, COMPLETED in SLURM's job history); the cancelled job
-#      was CANCELLED, resubmitted, resumed from its checkpoint, and the grid
-#      completed; the tables of both runs are identical;
+#   6. check: every warm-up and training job ran as a SLURM job (job id in Snakemake's
+#      log, a SLURM log file per job, COMPLETED in SLURM's job history) and every
+#      other job on the submitting node; the cancelled job was CANCELLED,
+#      resubmitted, resumed from its own checkpoint, and the grid completed; the
+#      tables of both runs are identical;
 #   7. stop the daemons it started, by their PID files (also on failure).
 #
 # Exits 0 when every check passes, 1 when one fails; prints "SKIP: <reason>" and
@@ -32,7 +33,7 @@ set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 GRID_CONFIGS=(workflow/config/quick.yaml tests/slurm/cluster_grid.yaml)
-VICTIM_TASK=MultiIntent-KeyDoor-6x6-v0   # the run to scancel mid-run (4 updates)
+VICTIM_TASK=MultiIntent-KeyDoor-6x6-v0   # the run to scancel mid-run (updates 4-6, after a 3-update warm-up)
 VICTIM_VARIANT=temporal
 VICTIM_SEED=1
 SNAKEMAKE_TIMEOUT=${SNAKEMAKE_TIMEOUT:-900}
@@ -223,9 +224,11 @@ copy_repo() {  # the working tree (tracked and untracked-but-not-ignored files),
 copy_repo "$WORK/slurm-run"
 copy_repo "$WORK/local-run"
 
-victim_wc="${VICTIM_TASK}_${VICTIM_VARIANT}_${VICTIM_SEED}"
-victim_dir="$WORK/slurm-run/results/runs/$VICTIM_TASK/$VICTIM_VARIANT/seed$VICTIM_SEED"
-# Watcher: once the victim's first checkpoint exists (mid-run), scancel its SLURM job.
+# A grid run: {runs_dir}/{task}/{variant}/base/seed{seed}; its job's wildcards joined by '_'.
+victim_wc="${VICTIM_TASK}_${VICTIM_VARIANT}_base_${VICTIM_SEED}"
+victim_dir="$WORK/slurm-run/results/runs/$VICTIM_TASK/$VICTIM_VARIANT/base/seed$VICTIM_SEED"
+# Watcher: once the victim's first checkpoint exists (mid-run; it starts from its
+# warm-up's checkpoint, which stays in the warm-up's directory), scancel its SLURM job.
 (
     for _ in $(seq 3000); do
         if [[ -f "$victim_dir/checkpoint.pt" && ! -f "$victim_dir/final.json" ]]; then
@@ -254,8 +257,8 @@ t_slurm=$(date +%s)
 ) >"$WORK/snakemake-slurm.log" 2>&1 || {
     rc=$?
     tail -25 "$WORK/snakemake-slurm.log"
-    say "errors in the failed runs' train.log:"
-    grep -ril "error" "$WORK/slurm-run/results/runs" --include=train.log | while read -r log; do
+    say "errors in the failed jobs' logs:"
+    grep -ril "error" "$WORK/slurm-run/results/logs" --include='*.log' | while read -r log; do
         echo "  ${log#"$WORK/slurm-run/"}: $(grep -i "error" "$log" | tail -1)"
     done
     fail "the SLURM run failed (exit $rc); log $WORK/snakemake-slurm.log"

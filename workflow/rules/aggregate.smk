@@ -1,24 +1,27 @@
 # Tables from the main grid's run directories. Every expected run is listed with its
 # status (finished, diverged, failed, missing), so none is silently dropped.
+# Like every aggregation and plotting rule, these are `localrule`s: seconds of work,
+# run by Snakemake itself, never sent to a cluster queue.
 
 
 rule aggregate_final:
+    localrule: True
     input:
         finals=lambda wildcards: run_files(grid.train_runs(config), "final.json"),
         metrics=lambda wildcards: run_files(grid.train_runs(config), "metrics.csv"),
     output:
-        runs="results/tables/runs.csv",
+        runs=table("runs.csv"),
         summary=report(
-            "results/tables/final_metrics.csv",
+            final_output(table("final_metrics.csv")),
             caption="../report/final_metrics.rst",
             category="Tables",
         ),
-        markdown="results/tables/final_metrics.md",
-        latex="results/tables/final_metrics.tex",
+        markdown=final_output(table("final_metrics.md")),
+        latex=final_output(table("final_metrics.tex")),
     log:
-        "results/tables/final_metrics.log",
+        report_log("tables/final_metrics"),
     benchmark:
-        "results/tables/final_metrics.benchmark.tsv"
+        report_benchmark("tables/final_metrics")
     params:
         runs=grid.train_runs(config),
         group_cols=["task", "variant"],
@@ -30,15 +33,16 @@ rule aggregate_final:
 
 
 rule aggregate_curves:
+    localrule: True
     input:
         finals=lambda wildcards: run_files(grid.train_runs(config), "final.json"),
         metrics=lambda wildcards: run_files(grid.train_runs(config), "metrics.csv"),
     output:
-        curves="results/tables/learning_curves.csv",
+        curves=table("learning_curves.csv"),
     log:
-        "results/tables/learning_curves.log",
+        report_log("tables/learning_curves"),
     benchmark:
-        "results/tables/learning_curves.benchmark.tsv"
+        report_benchmark("tables/learning_curves")
     params:
         runs=grid.train_runs(config),
         group_cols=["task", "variant"],

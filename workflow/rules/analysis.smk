@@ -7,20 +7,21 @@
 
 
 rule analyse_effects:
+    localrule: True
     input:
-        runs="results/tables/runs.csv",
+        runs=table("runs.csv"),
     output:
         csv=report(
-            "results/tables/factorial_effects.csv",
+            final_output(table("factorial_effects.csv")),
             caption="../report/factorial_effects_table.rst",
             category="Tables",
         ),
-        markdown="results/tables/factorial_effects.md",
-        latex="results/tables/factorial_effects.tex",
+        markdown=final_output(table("factorial_effects.md")),
+        latex=final_output(table("factorial_effects.tex")),
     log:
-        "results/tables/factorial_effects.log",
+        report_log("tables/factorial_effects"),
     benchmark:
-        "results/tables/factorial_effects.benchmark.tsv"
+        report_benchmark("tables/factorial_effects")
     params:
         corrections=config["corrections"],
         metrics=config["analysis"]["effect_metrics"],
@@ -31,23 +32,24 @@ rule analyse_effects:
 
 
 rule plot_effects:
+    localrule: True
     input:
-        effects="results/tables/factorial_effects.csv",
+        effects=table("factorial_effects.csv"),
     output:
         pdf=report(
-            "results/figures/factorial_effects.pdf",
+            final_output(figure("factorial_effects.pdf")),
             caption="../report/factorial_effects.rst",
             category="Figures (PDF)",
         ),
         png=report(
-            "results/figures/factorial_effects.png",
+            final_output(figure("factorial_effects.png")),
             caption="../report/factorial_effects.rst",
             category="Figures",
         ),
     log:
-        "results/figures/factorial_effects.log",
+        report_log("figures/factorial_effects"),
     benchmark:
-        "results/figures/factorial_effects.benchmark.tsv"
+        report_benchmark("figures/factorial_effects")
     params:
         tasks=grid.task_names(config),
         metrics=config["analysis"]["effect_metrics"],
@@ -56,20 +58,21 @@ rule plot_effects:
 
 
 rule analyse_robust:
+    localrule: True
     input:
-        runs="results/tables/runs.csv",
+        runs=table("runs.csv"),
     output:
         csv=report(
-            "results/tables/robust_aggregates.csv",
+            final_output(table("robust_aggregates.csv")),
             caption="../report/robust_aggregates_table.rst",
             category="Tables",
         ),
-        markdown="results/tables/robust_aggregates.md",
-        latex="results/tables/robust_aggregates.tex",
+        markdown=final_output(table("robust_aggregates.md")),
+        latex=final_output(table("robust_aggregates.tex")),
     log:
-        "results/tables/robust_aggregates.log",
+        report_log("tables/robust_aggregates"),
     benchmark:
-        "results/tables/robust_aggregates.benchmark.tsv"
+        report_benchmark("tables/robust_aggregates")
     params:
         variants=grid.variants(config),
         tasks=grid.task_names(config),
@@ -82,23 +85,24 @@ rule analyse_robust:
 
 
 rule plot_robust:
+    localrule: True
     input:
-        robust="results/tables/robust_aggregates.csv",
+        robust=table("robust_aggregates.csv"),
     output:
         pdf=report(
-            "results/figures/robust_aggregates.pdf",
+            final_output(figure("robust_aggregates.pdf")),
             caption="../report/robust_aggregates.rst",
             category="Figures (PDF)",
         ),
         png=report(
-            "results/figures/robust_aggregates.png",
+            final_output(figure("robust_aggregates.png")),
             caption="../report/robust_aggregates.rst",
             category="Figures",
         ),
     log:
-        "results/figures/robust_aggregates.log",
+        report_log("figures/robust_aggregates"),
     benchmark:
-        "results/figures/robust_aggregates.benchmark.tsv"
+        report_benchmark("figures/robust_aggregates")
     params:
         variants=grid.variants(config),
         baseline="baseline",
@@ -107,43 +111,45 @@ rule plot_robust:
 
 
 rule analyse_specialisation:
+    localrule: True
     input:
-        runs="results/tables/runs.csv",
+        runs=table("runs.csv"),
         episodes=lambda wildcards: run_files(grid.train_runs(config), "eval_episode.csv"),
     output:
         usage=report(
-            "results/tables/expert_usage.csv",
+            final_output(table("expert_usage.csv")),
             caption="../report/expert_usage_table.rst",
             category="Tables",
         ),
-        markdown="results/tables/expert_usage.md",
-        episodes="results/tables/eval_episodes.csv",
+        markdown=final_output(table("expert_usage.md")),
+        episodes=final_output(table("eval_episodes.csv")),
     log:
-        "results/tables/specialisation.log",
+        report_log("tables/expert_usage"),
     benchmark:
-        "results/tables/specialisation.benchmark.tsv"
+        report_benchmark("tables/expert_usage")
     script:
         "../scripts/analyse_specialisation.py"
 
 
 rule plot_expert_usage:
+    localrule: True
     input:
-        data="results/tables/expert_usage.csv",
+        data=table("expert_usage.csv"),
     output:
         pdf=report(
-            "results/figures/expert_usage.pdf",
+            final_output(figure("expert_usage.pdf")),
             caption="../report/expert_usage.rst",
             category="Figures (PDF)",
         ),
         png=report(
-            "results/figures/expert_usage.png",
+            final_output(figure("expert_usage.png")),
             caption="../report/expert_usage.rst",
             category="Figures",
         ),
     log:
-        "results/figures/expert_usage.log",
+        report_log("figures/expert_usage"),
     benchmark:
-        "results/figures/expert_usage.benchmark.tsv"
+        report_benchmark("figures/expert_usage")
     params:
         kind="usage",
         tasks=grid.task_names(config),
@@ -154,22 +160,22 @@ rule plot_expert_usage:
 
 use rule plot_expert_usage as plot_eval_episodes with:
     input:
-        data="results/tables/eval_episodes.csv",
+        data=table("eval_episodes.csv"),
     output:
         pdf=report(
-            "results/figures/eval_episodes.pdf",
+            final_output(figure("eval_episodes.pdf")),
             caption="../report/eval_episodes.rst",
             category="Figures (PDF)",
         ),
         png=report(
-            "results/figures/eval_episodes.png",
+            final_output(figure("eval_episodes.png")),
             caption="../report/eval_episodes.rst",
             category="Figures",
         ),
     log:
-        "results/figures/eval_episodes.log",
+        report_log("figures/eval_episodes"),
     benchmark:
-        "results/figures/eval_episodes.benchmark.tsv"
+        report_benchmark("figures/eval_episodes")
     params:
         kind="episodes",
         tasks=grid.task_names(config),
@@ -177,23 +183,24 @@ use rule plot_expert_usage as plot_eval_episodes with:
 
 
 rule plot_entropy_scatter:
+    localrule: True
     input:
-        runs="results/tables/runs.csv",
+        runs=table("runs.csv"),
     output:
         pdf=report(
-            "results/figures/entropy_scatter.pdf",
+            final_output(figure("entropy_scatter.pdf")),
             caption="../report/entropy_scatter.rst",
             category="Figures (PDF)",
         ),
         png=report(
-            "results/figures/entropy_scatter.png",
+            final_output(figure("entropy_scatter.png")),
             caption="../report/entropy_scatter.rst",
             category="Figures",
         ),
     log:
-        "results/figures/entropy_scatter.log",
+        report_log("figures/entropy_scatter"),
     benchmark:
-        "results/figures/entropy_scatter.benchmark.tsv"
+        report_benchmark("figures/entropy_scatter")
     params:
         tasks=grid.task_names(config),
         variants=grid.variants(config),

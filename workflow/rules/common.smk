@@ -3,6 +3,11 @@
 # scripts agree on which runs exist. Every trainer configuration the workflow will
 # launch is resolved here with the trainer's own code (grid.build), so a config the
 # trainer would refuse stops `snakemake -n` with one line naming the key.
+#
+# Paths: runs, warm-ups and the training jobs' logs and benchmark records under their
+# own config keys; tables and figures under {report_dir}/tables and {report_dir}/figures
+# (deliverables only), the logs and benchmark records of the rules making them under
+# {report_dir}/logs and {report_dir}/benchmarks, named like the deliverables.
 import os
 
 from snakemake.exceptions import WorkflowError
@@ -43,6 +48,41 @@ RUNS_DIR = config["runs_dir"]
 WARMUPS_DIR = config["warmups_dir"]
 LOGS_DIR = config["logs_dir"]
 BENCHMARKS_DIR = config["benchmarks_dir"]
+REPORT_DIR = config["report_dir"]
+
+
+def table(name):
+    return f"{REPORT_DIR}/tables/{name}"
+
+
+def figure(name):
+    return f"{REPORT_DIR}/figures/{name}"
+
+
+def report_log(name):
+    """The log of the rule making {report_dir}/`name`.*, e.g. report_log("tables/final_metrics")."""
+    return f"{REPORT_DIR}/logs/{name}.log"
+
+
+def report_benchmark(name):
+    return f"{REPORT_DIR}/benchmarks/{name}.tsv"
+
+
+_FINAL_OUTPUT = []
+
+
+def final_output(path):
+    """Mark `path` (an output of the rule being defined) as a deliverable of the main
+    study, and return it: `rule all` asks for every one (get_final_output), so a new
+    rule adds itself to the study where it is written."""
+    if path not in _FINAL_OUTPUT:
+        _FINAL_OUTPUT.append(path)
+    return path
+
+
+def get_final_output():
+    """The main study's tables and figures, in the order the rules declared them."""
+    return list(_FINAL_OUTPUT)
 
 
 def run_of(wildcards):
@@ -52,8 +92,17 @@ def run_of(wildcards):
 
 def run_files(runs, filename):
     """`filename` in each run directory. With allow_missing_runs, only runs that
-    finished writing (final.json exists): the others are reported, not trained."""
+    finished writing (final.json exists): the others are reported, not trained.
+    With `train: false` and without allow_missing_runs, a run without final.json is
+    an error naming the run directories (there is no rule to make it)."""
+    finished = [run for run in runs if os.path.exists(os.path.join(run["run_dir"], "final.json"))]
     if config["allow_missing_runs"]:
-        runs = [run for run in runs if os.path.exists(os.path.join(run["run_dir"], "final.json"))]
+        runs = finished
+    elif not config["train"] and len(finished) < len(runs):
+        missing = sorted(run["run_dir"] for run in runs if run not in finished)
+        raise WorkflowError(
+            f"train is false and {len(missing)} of {len(runs)} runs have no final.json "
+            "(--config allow_missing_runs=True tables them as missing):\n" + "\n".join(missing)
+        )
     return [os.path.join(run["run_dir"], filename) for run in runs]
 

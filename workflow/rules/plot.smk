@@ -3,23 +3,24 @@
 
 
 rule plot_learning_curves:
+    localrule: True
     input:
-        curves="results/tables/learning_curves.csv",
+        curves=table("learning_curves.csv"),
     output:
         pdf=report(
-            "results/figures/learning_curves.pdf",
+            final_output(figure("learning_curves.pdf")),
             caption="../report/learning_curves.rst",
             category="Figures (PDF)",
         ),
         png=report(
-            "results/figures/learning_curves.png",
+            final_output(figure("learning_curves.png")),
             caption="../report/learning_curves.rst",
             category="Figures",
         ),
     log:
-        "results/figures/learning_curves.log",
+        report_log("figures/learning_curves"),
     benchmark:
-        "results/figures/learning_curves.benchmark.tsv"
+        report_benchmark("figures/learning_curves")
     params:
         tasks=grid.task_names(config),
         hue="variant",
@@ -29,23 +30,24 @@ rule plot_learning_curves:
 
 
 rule plot_final_router_entropy:
+    localrule: True
     input:
-        runs="results/tables/runs.csv",
+        runs=table("runs.csv"),
     output:
         pdf=report(
-            "results/figures/final_router_entropy.pdf",
+            final_output(figure("final_router_entropy.pdf")),
             caption="../report/final_router_entropy.rst",
             category="Figures (PDF)",
         ),
         png=report(
-            "results/figures/final_router_entropy.png",
+            final_output(figure("final_router_entropy.png")),
             caption="../report/final_router_entropy.rst",
             category="Figures",
         ),
     log:
-        "results/figures/final_router_entropy.log",
+        report_log("figures/final_router_entropy"),
     benchmark:
-        "results/figures/final_router_entropy.benchmark.tsv"
+        report_benchmark("figures/final_router_entropy")
     params:
         metrics=["router_entropy"],
         entropy_reference_lines=True,
@@ -56,22 +58,23 @@ rule plot_final_router_entropy:
         "../scripts/plot_final_metrics.py"
 
 
+# A rule made with `use rule` keeps `localrule: True` (and threads, script, ...).
 use rule plot_final_router_entropy as plot_final_return with:
     output:
         pdf=report(
-            "results/figures/final_return.pdf",
+            final_output(figure("final_return.pdf")),
             caption="../report/final_return.rst",
             category="Figures (PDF)",
         ),
         png=report(
-            "results/figures/final_return.png",
+            final_output(figure("final_return.png")),
             caption="../report/final_return.rst",
             category="Figures",
         ),
     log:
-        "results/figures/final_return.log",
+        report_log("figures/final_return"),
     benchmark:
-        "results/figures/final_return.benchmark.tsv"
+        report_benchmark("figures/final_return")
     params:
         metrics=["return_mean"],
         entropy_reference_lines=False,

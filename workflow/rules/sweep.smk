@@ -13,19 +13,19 @@ use rule aggregate_final as aggregate_sweep with:
     input:
         finals=lambda wildcards: run_files(grid.sweep_runs(config, wildcards.sweep), "final.json"),
     output:
-        runs="results/tables/sweep_{sweep}_runs.csv",
+        runs=table("sweep_{sweep}_runs.csv"),
         summary=report(
-            "results/tables/sweep_{sweep}.csv",
+            table("sweep_{sweep}.csv"),
             caption="../report/sweep_table.rst",
             category="Sweeps",
             subcategory="{sweep}",
         ),
-        markdown="results/tables/sweep_{sweep}.md",
-        latex="results/tables/sweep_{sweep}.tex",
+        markdown=table("sweep_{sweep}.md"),
+        latex=table("sweep_{sweep}.tex"),
     log:
-        "results/tables/sweep_{sweep}.log",
+        report_log("tables/sweep_{sweep}"),
     benchmark:
-        "results/tables/sweep_{sweep}.benchmark.tsv"
+        report_benchmark("tables/sweep_{sweep}")
     params:
         runs=lambda wildcards: grid.sweep_runs(config, wildcards.sweep),
         group_cols=["task", "setting"],
@@ -35,24 +35,24 @@ use rule aggregate_final as aggregate_sweep with:
 
 use rule plot_final_router_entropy as plot_sweep with:
     input:
-        runs="results/tables/sweep_{sweep}_runs.csv",
+        runs=table("sweep_{sweep}_runs.csv"),
     output:
         pdf=report(
-            "results/figures/sweep_{sweep}.pdf",
+            figure("sweep_{sweep}.pdf"),
             caption="../report/sweep_figure.rst",
             category="Sweeps",
             subcategory="{sweep} (PDF)",
         ),
         png=report(
-            "results/figures/sweep_{sweep}.png",
+            figure("sweep_{sweep}.png"),
             caption="../report/sweep_figure.rst",
             category="Sweeps",
             subcategory="{sweep}",
         ),
     log:
-        "results/figures/sweep_{sweep}.log",
+        report_log("figures/sweep_{sweep}"),
     benchmark:
-        "results/figures/sweep_{sweep}.benchmark.tsv"
+        report_benchmark("figures/sweep_{sweep}")
     params:
         metrics=["router_entropy", "return_mean"],
         entropy_reference_lines=True,
@@ -71,5 +71,5 @@ for sweep_name in config["sweeps"]:
             f"sweep_{sweep_name}"
         localrule: True
         input:
-            f"results/tables/sweep_{sweep_name}.csv",
-            f"results/figures/sweep_{sweep_name}.png",
+            table(f"sweep_{sweep_name}.csv"),
+            figure(f"sweep_{sweep_name}.png"),

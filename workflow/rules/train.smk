@@ -5,6 +5,8 @@
 # an output: Snakemake deletes the outputs of an incomplete job before rerunning it
 # (--rerun-incomplete), and the checkpoint must survive that. final.json (warmup.json
 # for a warm-up) is written last by the trainer, so it marks a finished job.
+#
+# Included only with `train: true` (the default); see the Snakefile.
 
 
 rule warmup:
