@@ -145,7 +145,8 @@ def main() -> int:
     task, variant, seed = args.victim.split("/")
     victim = grid.run(config, task, variant, grid.BASE_SETTINGS, seed)
     wildcards = f"{task}_{variant}_{victim.settings}_{seed}"
-    train_log_path = args.slurm_run / config["logs_dir"] / "train" / task / variant / victim.settings / f"seed{seed}.log"
+    train_log_path = (args.slurm_run / config["logs_dir"] / "train" / task / variant / victim.settings
+                      / f"seed{seed}.log")
     warmup_marker = args.slurm_run / victim.warmup_dir / "warmup.json"
     warmup_updates = json.loads(warmup_marker.read_text())["updates"] if warmup_marker.is_file() else None
     cancelled = args.cancelled_jobid_file.read_text().strip() if args.cancelled_jobid_file.exists() else ""
