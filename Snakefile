@@ -44,6 +44,7 @@ include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/plot.smk"
 include: "workflow/rules/analysis.smk"
 include: "workflow/rules/sweep.smk"
+include: "workflow/rules/reference.smk"
 
 
 # The main study's tables and figures: each rule marks its own with final_output()

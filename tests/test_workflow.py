@@ -374,6 +374,13 @@ def test_tables_rebuilt_from_copied_runs_without_training(tmp_path):
     assert not (rebuilt / "results").exists()  # no run, warm-up or training log written elsewhere
     assert planned_jobs(rebuilt, *args) == {}
 
+    # The trained grid against those runs as its reference: every final.json identical.
+    snakemake(trained, "compare_reference", "--cores", "1", "--configfile", configfile,
+              "--config", f"reference_runs_dir={rebuilt / 'reference/runs'}")
+    verdict = (trained / "results/tables/compare_reference.md").read_text()
+    assert "8 of 8 runs present in both have an identical final.json" in verdict
+    assert "0 of 24 task x variant x metric means fall outside" in verdict  # 2 tasks x 2 variants x 6
+
     # A run that is not there is named, not trained; allow_missing_runs tables it as missing.
     missing = "reference/runs/MultiIntent-Dodge-6x6-v0/temporal/base/seed2"
     shutil.rmtree(rebuilt / missing)

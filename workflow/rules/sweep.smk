@@ -54,7 +54,8 @@ use rule plot_final_router_entropy as plot_sweep with:
     benchmark:
         report_benchmark("figures/sweep_{sweep}")
     params:
-        metrics=["router_entropy", "return_mean"],
+        # The dose-response curve: does the router commit, specialise, and at what cost?
+        metrics=["router_entropy", "router_mutual_information", "intent_mutual_information_normalized", "return_mean"],
         entropy_reference_lines=True,
         x="setting",
         order=lambda wildcards: grid.sweep_values(config, wildcards.sweep),
@@ -73,3 +74,10 @@ for sweep_name in config["sweeps"]:
         input:
             table(f"sweep_{sweep_name}.csv"),
             figure(f"sweep_{sweep_name}.png"),
+
+
+rule sweeps:
+    localrule: True
+    input:
+        [table(f"sweep_{name}.csv") for name in config["sweeps"]],
+        [figure(f"sweep_{name}.png") for name in config["sweeps"]],
