@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Rebuild every table and figure of the committed reference results from its runs,
+# without training (train: false): the paper grid with its sweeps, then the extended
+# grid. `git diff results/reference` afterwards shows what, if anything, changed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cores="${1:-2}"
+snakemake --cores "$cores" --configfile workflow/config/reference.yaml --config train=False --forceall all sweeps
+snakemake --cores "$cores" --configfile workflow/config/extended.yaml workflow/config/reference.yaml \
+    --config train=False report_dir=results/reference/extended --forceall
