@@ -138,7 +138,7 @@ class MoEAgent(nn.Module):
     """
 
     def __init__(self, num_actions: int, view_size: int = 7, encoder: str = "gat", num_experts: int = 4,
-                 hidden: int = 64, gat_dim: int = 32, gat_layers: int = 2, gat_heads: int = 2, gat_radius: int = 1):
+                 hidden: int = 64, gat_dim: int = 32, gat_layers: int = 1, gat_heads: int = 2, gat_radius: int = 1):
         super().__init__()
         if num_experts < 1:
             raise ValueError(f"num_experts must be at least 1, got {num_experts}")

@@ -167,8 +167,9 @@ def test_a_warmup_of_other_settings_is_refused(tmp_path, short_task, tiny):
 
 @pytest.mark.slow
 def test_baseline_learns_doorkey_5x5(tmp_path):
-    """Fixed seed, 28 updates of 2048 frames: the reference CNN PPO needs ~49k frames to reach 0.9."""
-    final = train("MiniGrid-DoorKey-5x5-v0", "baseline", 1, 57344, tmp_path, assignments=["eval.episodes=50"])
+    """Fixed seed, 44 updates of 2048 frames. The default agent's 5-update mean return first
+    reaches 0.8 at 72k frames on this seed (the reference CNN PPO reaches 0.9 at ~49k)."""
+    final = train("MiniGrid-DoorKey-5x5-v0", "baseline", 1, 90112, tmp_path, assignments=["eval.episodes=50"])
     assert final["return_mean"] >= 0.8
 
 
