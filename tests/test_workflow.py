@@ -197,6 +197,32 @@ def test_train_command_carries_config_overrides(workflow_copy, tmp_path):
     assert "checkpoint.pt" not in result.stdout
 
 
+LOCAL_RULES_SCRIPT = """
+import json
+from pathlib import Path
+from snakemake.api import SnakemakeApi
+from snakemake.settings.types import ConfigSettings, OutputSettings, ResourceSettings
+with SnakemakeApi(OutputSettings()) as api:
+    workflow = api.workflow(resource_settings=ResourceSettings(), config_settings=ConfigSettings(),
+                            snakefile=Path("Snakefile"))._workflow
+    print(json.dumps({rule.name: rule.name in workflow._localrules or rule.norun for rule in workflow.rules}))
+"""
+
+
+def test_only_warmup_and_train_jobs_leave_the_submitting_node(workflow_copy):
+    """Every other rule is a localrule, including those made with `use rule ... with:`, whose
+    `with:` block resets `localrule` unless it repeats it. Snakemake shows locality only under a
+    cluster executor (tests/slurm checks it there), so this reads the parsed workflow; the
+    attribute is private, so a Snakemake that renames it fails this test rather than passing it."""
+    result = subprocess.run([sys.executable, "-c", LOCAL_RULES_SCRIPT], cwd=workflow_copy, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    is_local = json.loads(result.stdout.splitlines()[-1])
+    assert {"plot_final_return", "plot_eval_episodes", "aggregate_sweep", "plot_sweep", "sweep_temporal_coef",
+            "all"} <= set(is_local)
+    assert sorted(rule for rule, local in is_local.items() if not local) == ["train", "warmup"]
+
+
 # --- validation and lint ----------------------------------------------------------
 
 

@@ -22,6 +22,7 @@ from tests.test_workflow import copy_workflow, snakemake, write_config
 
 TASK = "MultiIntent-Hunt-6x6-v0"
 UPDATES = 16
+WARMUP_UPDATES = UPDATES // 2  # the trainer's first phase ends at half the frames; each run starts there
 CONFIG = {
     "tasks": [{"name": TASK, "frames": UPDATES * 512}],
     "corrections": ["temporal"],  # two variants: baseline, temporal
@@ -54,7 +55,8 @@ def test_killed_workflow_resumes_interrupted_runs_and_keeps_finished_ones(tmp_pa
         done = [v for v in ("baseline", "temporal") if (run_dir(workdir, v) / "final.json").exists()]
         if len(done) == 1:
             other = "temporal" if done == ["baseline"] else "baseline"
-            if rows(run_dir(workdir, other) / "metrics.csv") >= 5:  # past the checkpoint at update 4
+            # metrics.csv starts with the warm-up's rows; past the run's own first checkpoint (interval 2):
+            if rows(run_dir(workdir, other) / "metrics.csv") >= WARMUP_UPDATES + 3:
                 finished, interrupted = done[0], other
                 break
         time.sleep(0.05)
@@ -72,7 +74,7 @@ def test_killed_workflow_resumes_interrupted_runs_and_keeps_finished_ones(tmp_pa
     assert (run_dir(workdir, finished) / "final.json").stat().st_mtime_ns == finished_stamp, "finished run retrained"
     log = (workdir / f"results/logs/train/{TASK}/{interrupted}/base/seed1.log").read_text()
     resumed_from = int(log.split("from update ")[1].split()[0])
-    assert resumed_from >= 4, log
+    assert resumed_from >= WARMUP_UPDATES + 2, log
     metrics = pd.read_csv(run_dir(workdir, interrupted) / "metrics.csv")
     assert list(metrics["update"]) == list(range(1, UPDATES + 1))
     assert (workdir / "results" / "tables" / "final_metrics.csv").exists()

@@ -33,12 +33,14 @@ def check(ok: bool, what: str, detail: str = "") -> bool:
 
 
 def merged_config(repo: Path, configfiles: list[str]) -> dict:
-    """config.yaml with the --configfiles merged over it, as Snakemake does."""
-    from snakemake.utils import update_config
+    """config.yaml with the --configfiles merged over it and the schema's defaults filled in
+    (runs_dir, warmups_dir, logs_dir, ...), as the workflow has it."""
+    from snakemake.utils import update_config, validate
 
     config = yaml.safe_load((repo / "workflow/config/config.yaml").read_text())
     for path in configfiles:
         update_config(config, yaml.safe_load(Path(path).read_text()))
+    validate(config, str((repo / "workflow/schemas/config.schema.yaml").resolve()))
     return config
 
 

@@ -159,6 +159,7 @@ rule plot_expert_usage:
 
 
 use rule plot_expert_usage as plot_eval_episodes with:
+    localrule: True
     input:
         data=table("eval_episodes.csv"),
     output:

@@ -58,8 +58,10 @@ rule plot_final_router_entropy:
         "../scripts/plot_final_metrics.py"
 
 
-# A rule made with `use rule` keeps `localrule: True` (and threads, script, ...).
+# `use rule ... with:` keeps the script, params and the rest, but not `localrule`: its
+# `with:` block resets it to false unless it says it again (Snakemake 9).
 use rule plot_final_router_entropy as plot_final_return with:
+    localrule: True
     output:
         pdf=report(
             final_output(figure("final_return.pdf")),

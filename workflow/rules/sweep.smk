@@ -10,6 +10,7 @@
 
 
 use rule aggregate_final as aggregate_sweep with:
+    localrule: True
     input:
         finals=lambda wildcards: run_files(grid.sweep_runs(config, wildcards.sweep), "final.json"),
     output:
@@ -34,6 +35,7 @@ use rule aggregate_final as aggregate_sweep with:
 
 
 use rule plot_final_router_entropy as plot_sweep with:
+    localrule: True
     input:
         runs=table("sweep_{sweep}_runs.csv"),
     output:
