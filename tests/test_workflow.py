@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
 import shutil
 import subprocess
@@ -24,10 +23,8 @@ import yaml
 from moe.analysis.metrics import METRICS, names
 from moe.analysis.runs import scored
 from moe.analysis.stats import mean_ci
+from tests.workflow_tools import FAKE_TRAINER, REPO, copy_workflow, planned_jobs, snakemake, write_config
 
-REPO = Path(__file__).resolve().parents[1]
-WORKFLOW_FILES = ["Snakefile", "workflow", "tests/fakeruns.py", "tests/tools"]
-FAKE_TRAINER = {"trainer": {"command": f"{sys.executable} tests/fakeruns.py"}}
 TABLES = ["final_metrics.csv", "final_metrics.md", "final_metrics.tex", "runs.csv", "learning_curves.csv",
           *(f"{name}.{ext}" for name in ("factorial_effects", "robust_aggregates") for ext in ("csv", "md", "tex")),
           "expert_usage.csv", "expert_usage.md", "eval_episodes.csv"]
@@ -39,45 +36,6 @@ FIGURES = [f"{name}.{ext}" for name in ("learning_curves", "final_router_entropy
 REPORT_TABLES = ["final_metrics.csv", "factorial_effects.csv", "robust_aggregates.csv", "expert_usage.csv"]
 #: What {report_dir}/tables and {report_dir}/figures hold: deliverables, never logs or benchmark records.
 DELIVERABLE_SUFFIXES = {"tables": {".csv", ".md", ".tex"}, "figures": {".pdf", ".png"}}
-
-
-def copy_workflow(dest: Path) -> Path:
-    for name in WORKFLOW_FILES:
-        source, target = REPO / name, dest / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if source.is_dir():
-            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(source, target)
-    return dest
-
-
-def write_config(path: Path, content: dict) -> str:
-    path.write_text(yaml.safe_dump(content))
-    return str(path)
-
-
-def snakemake(workdir: Path, *args: str, check: bool = True, timeout: int = 600,
-              env: dict | None = None) -> subprocess.CompletedProcess:
-    result = subprocess.run(
-        [sys.executable, "-m", "snakemake", *args],
-        cwd=workdir, capture_output=True, text=True, timeout=timeout,
-        env={**os.environ, **(env or {})},
-    )
-    if check and result.returncode != 0:
-        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
-    return result
-
-
-def planned_jobs(workdir: Path, *args: str) -> dict[str, int]:
-    """Job counts per rule from the 'Job stats' table of a dry run (empty if nothing to do)."""
-    result = snakemake(workdir, "--dry-run", *args)
-    output = result.stdout + result.stderr
-    match = re.search(r"Job stats:\n.*?\n-+\s+-+\n(.*?)\ntotal\s+\d+", output, re.S)
-    if match is None:
-        assert "Nothing to be done" in output, output
-        return {}
-    return {rule: int(count) for rule, count in (line.split() for line in match.group(1).splitlines())}
 
 
 def check_report(workdir: Path, *args: str) -> None:

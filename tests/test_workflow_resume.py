@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 from moe.train import TIMING_COLUMNS
-from tests.test_workflow import copy_workflow, snakemake, write_config
+from tests.workflow_tools import copy_workflow, snakemake, write_config
 
 TASK = "MultiIntent-Hunt-6x6-v0"
 UPDATES = 16
