@@ -19,7 +19,7 @@ CONFIG = {
                "experts": {"variant": "baseline", "key": "model.num_experts", "values": [2, 4],
                            "tasks": [], "seeds": [1]},
                "encoder": {"variant": "baseline", "tasks": [HUNT], "seeds": [1],
-                           "settings": {"gat-small": {"model.gat_dim": 16, "model.gat_layers": 1}, "cnn":
+                           "settings": {"gat-small": {"model.gat_dim": 16, "model.gat_layers": 2}, "cnn":
                                         {"model.encoder": "cnn"}, "gat-default": {}}}},
 }
 
@@ -57,7 +57,7 @@ def test_a_sweep_value_equal_to_the_grids_setting_is_the_grids_run():
     experts = grid.sweep_runs(CONFIG, "experts")
     assert [r["settings"] for r in experts] == ["model.num_experts=2"] * 2 + ["base"] * 2
     encoder = {r["setting"]: r["settings"] for r in grid.sweep_runs(CONFIG, "encoder")}
-    assert encoder == {"gat-small": "model.gat_dim=16,model.gat_layers=1", "cnn": "model.encoder=cnn",
+    assert encoder == {"gat-small": "model.gat_dim=16,model.gat_layers=2", "cnn": "model.encoder=cnn",
                        "gat-default": "base"}
     assert grid.sweep_values(CONFIG, "encoder") == ["gat-small", "cnn", "gat-default"]
     with pytest.raises(KeyError, match="not in the config's sweeps"):
