@@ -1,0 +1,109 @@
+"""What a grid cost: per task, frames, CPU seconds, core-seconds and peak memory of its jobs.
+
+    python -m moe.analysis.cost [--configfile FILE ...]
+
+Three measures, because each sees a different part:
+
+- `trainer CPU s`: the `seconds_cpu` column of the runs' `metrics.csv` (process CPU
+  time of each PPO update, exact), counting a seed's shared warm-up once and each
+  run's fine-tuning updates once: training only, without process start-up and the
+  final evaluation;
+- `job s`: the wall seconds of every warm-up and training job, from Snakemake's
+  benchmark records (`s`): everything a job did, one core each; inflated if other
+  work shared the cores;
+- `peak RSS MB`: the largest `max_rss` of those records.
+
+(Snakemake's own `cpu_time` column samples the process every 30 s and misses what a
+job used after its last sample, most of a short fine-tuning job: it is not used.)
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from moe.analysis.tables import to_markdown
+
+
+def _first_phase_rows(metrics: pd.DataFrame) -> pd.Series:
+    return metrics["phase"] == metrics["phase"].iloc[0]
+
+
+def trainer_cpu(runs: Sequence[Mapping]) -> pd.DataFrame:
+    """Per task: frames trained and trainer CPU seconds, each seed's warm-up counted once."""
+    rows, warmups_seen = [], set()
+    for run in runs:
+        path = Path(run["run_dir"]) / "metrics.csv"
+        if not path.exists():
+            continue
+        metrics = pd.read_csv(path)
+        warmup = _first_phase_rows(metrics)
+        key = (run["task"], run["seed"], run.get("warmup_dir"))
+        if key not in warmups_seen:  # the shared first phase: one job per seed
+            warmups_seen.add(key)
+            rows.append({"task": run["task"], "frames": int(warmup.sum()) * int(metrics["frames"].iloc[0]),
+                         "seconds_cpu": float(metrics.loc[warmup, "seconds_cpu"].sum())})
+        own = ~warmup
+        rows.append({"task": run["task"], "frames": int(own.sum()) * int(metrics["frames"].iloc[0]),
+                     "seconds_cpu": float(metrics.loc[own, "seconds_cpu"].sum())})
+    table = pd.DataFrame(rows, columns=["task", "frames", "seconds_cpu"])
+    return table.groupby("task", sort=False).sum().reset_index()
+
+
+def job_records(benchmarks_dir: str, tasks: Sequence[str]) -> pd.DataFrame:
+    """Per task: jobs, their wall seconds and peak RSS, from every warm-up and train benchmark record."""
+    rows = []
+    for task in tasks:
+        paths = [*glob.glob(os.path.join(benchmarks_dir, "warmup", task, "**", "*.tsv"), recursive=True),
+                 *glob.glob(os.path.join(benchmarks_dir, "train", task, "**", "*.tsv"), recursive=True)]
+        records = pd.concat([pd.read_csv(path, sep="\t") for path in paths]) if paths else pd.DataFrame()
+        rows.append({"task": task, "jobs": len(paths),
+                     "job_seconds": float(records["s"].sum()) if paths else 0.0,
+                     "peak_rss_mb": float(records["max_rss"].max()) if paths else float("nan")})
+    return pd.DataFrame(rows)
+
+
+def cost_table(runs: Sequence[Mapping], benchmarks_dir: str, baseline_returns: Mapping[str, float]) -> pd.DataFrame:
+    tasks = list(dict.fromkeys(run["task"] for run in runs))
+    table = trainer_cpu(runs).merge(job_records(benchmarks_dir, tasks), on="task", how="outer")
+    table["baseline_return"] = table["task"].map(baseline_returns)
+    total = table.drop(columns=["task", "baseline_return", "peak_rss_mb"]).sum()
+    table = pd.concat([table, pd.DataFrame([{"task": "all", **total, "peak_rss_mb": table["peak_rss_mb"].max()}])],
+                      ignore_index=True)
+    table["trainer_cpu_hours"] = table["seconds_cpu"] / 3600
+    table["job_core_hours"] = table["job_seconds"] / 3600
+    return table
+
+
+def main(argv: list[str] | None = None) -> int:
+    from moe.analysis import grid
+    from moe.analysis.runs import collect_runs
+
+    parser = argparse.ArgumentParser(prog="python -m moe.analysis.cost", description=__doc__.splitlines()[0])
+    parser.add_argument("--configfile", nargs="*", default=[], help="merged over workflow/config/config.yaml")
+    args = parser.parse_args(argv)
+    config = yaml.safe_load(Path("workflow/config/config.yaml").read_text())
+    for path in args.configfile:
+        config.update(yaml.safe_load(Path(path).read_text()))
+    for key, default in (("runs_dir", "results/runs"), ("warmups_dir", "results/warmups"),
+                         ("benchmarks_dir", "results/benchmarks")):
+        config.setdefault(key, default)
+    config["sweeps"] = {}
+    runs = [{**row, "warmup_dir": grid.run(config, row["task"], row["variant"], row["settings"], row["seed"]).warmup_dir}
+            for row in grid.train_runs(config)]
+    finals = collect_runs([run for run in runs if run["variant"] == "baseline"])
+    baseline = finals.groupby("task", sort=False)["return_mean"].mean().to_dict()
+    table = cost_table(runs, config["benchmarks_dir"], baseline)
+    print(to_markdown(table[["task", "frames", "seconds_cpu", "trainer_cpu_hours", "jobs", "job_seconds",
+                             "job_core_hours", "peak_rss_mb", "baseline_return"]].round(3)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
