@@ -95,7 +95,8 @@ def main(argv: list[str] | None = None) -> int:
                          ("benchmarks_dir", "results/benchmarks")):
         config.setdefault(key, default)
     config["sweeps"] = {}
-    runs = [{**row, "warmup_dir": grid.run(config, row["task"], row["variant"], row["settings"], row["seed"]).warmup_dir}
+    runs = [{**row, "warmup_dir": grid.run(config, row["task"], row["variant"], row["settings"],
+                                           row["seed"]).warmup_dir}
             for row in grid.train_runs(config)]
     finals = collect_runs([run for run in runs if run["variant"] == "baseline"])
     baseline = finals.groupby("task", sort=False)["return_mean"].mean().to_dict()
