@@ -75,3 +75,19 @@ def tiny_trainer(tmp_path, tiny, short_task):
 def trainer_command(short_task) -> list[str]:
     """`moe-train` in a subprocess that knows the short task."""
     return [sys.executable, "-c", "import sys, tests.conftest; from moe.train import main; sys.exit(main())"]
+
+
+@pytest.fixture
+def show(record_property):
+    """`show(text)`: a measurement the test prints at the end of the run, in the "measured"
+    section of pytest's summary (with -q and across xdist workers too)."""
+    return lambda text: record_property("measured", text)
+
+
+def pytest_terminal_summary(terminalreporter):
+    texts = [value for outcome in ("passed", "failed") for report in terminalreporter.getreports(outcome)
+             for name, value in report.user_properties if name == "measured"]
+    if texts:
+        terminalreporter.section("measured")
+        for text in texts:
+            terminalreporter.write_line(text)

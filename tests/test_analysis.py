@@ -91,18 +91,18 @@ REQUIRED_COVERAGE = {"normal": 0.93, "beta(2,2)": 0.93, "log-normal(0.5)": 0.90,
 REPETITIONS = 2000
 
 
-def test_mean_ci_coverage_by_simulation(capsys):
+def test_mean_ci_coverage_by_simulation(show):
     """Seeded, so deterministic. The requirement is on the true coverage, which 2,000
     samples estimate with a standard error of about 0.007: a coverage counts as meeting
     its threshold unless it falls more than two standard errors below it. (20,000 samples,
     `python -m moe.analysis.coverage --repetitions 20000 --no-bca`, put beta(8,1) at n = 5
     at 0.90, right at its threshold.)"""
     results = {(name, n): coverage(name, n, REPETITIONS) for name in DISTRIBUTIONS for n in (5, 10)}
-    with capsys.disabled():
-        print(f"\nmean_ci coverage of the true mean, {REPETITIONS} seeded samples each:")
-        for name in DISTRIBUTIONS:
-            note = "" if name in REQUIRED_COVERAGE else "  (not required)"
-            print(f"  {name:<16} n=5 {results[name, 5]:.3f}  n=10 {results[name, 10]:.3f}{note}")
+    lines = [f"mean_ci coverage of the true mean, {REPETITIONS} seeded samples each:"]
+    for name in DISTRIBUTIONS:
+        note = "" if name in REQUIRED_COVERAGE else "  (not required)"
+        lines.append(f"  {name:<16} n=5 {results[name, 5]:.3f}  n=10 {results[name, 10]:.3f}{note}")
+    show("\n".join(lines))
     for (name, n), value in results.items():
         if name in REQUIRED_COVERAGE:
             required = REQUIRED_COVERAGE[name]

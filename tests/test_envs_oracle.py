@@ -125,7 +125,7 @@ def total_variation(p: np.ndarray, q: np.ndarray) -> float:
 
 
 @pytest.mark.parametrize("env_id", list(envs.TASKS))
-def test_oracle_acts_differently_per_intent(env_id):
+def test_oracle_acts_differently_per_intent(env_id, show):
     env = gym.make(env_id).unwrapped
     counts = intent_action_counts(env, range(N_INTENT_SEEDS))
     assert all(c.sum() > 0 for c in counts.values()), "an intent the oracle never meets"
@@ -141,7 +141,7 @@ def test_oracle_acts_differently_per_intent(env_id):
     lines += [f"{a:{width}}" + "".join(f"{tv[a, b]:{width}.3f}" for b in env.intents)
               for a in env.intents]
     table = "\n".join(lines)
-    print(table)
+    show(table)
 
     closest = min(((a, b) for a in env.intents for b in env.intents if a != b), key=tv.get)
     assert tv[closest] >= MIN_INTENT_TV, f"{closest}: {tv[closest]:.3f}\n{table}"

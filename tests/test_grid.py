@@ -15,10 +15,10 @@ CONFIG = {
     "resources": {"train": {"mem_mb": 1000, "runtime_base_min": 5, "frames_per_min": 1000}},
     "runs_dir": "results/runs", "warmups_dir": "results/warmups",
     "sweeps": {"t": {"variant": "temporal", "key": "corrections.temporal.coef", "values": [0.01, 3.0],
-                     "tasks": [DODGE], "seeds": []},
+                     "tasks": [DODGE], "num_seeds": 0},
                "experts": {"variant": "baseline", "key": "model.num_experts", "values": [2, 4],
-                           "tasks": [], "seeds": [1]},
-               "encoder": {"variant": "baseline", "tasks": [HUNT], "seeds": [1],
+                           "tasks": [], "num_seeds": 1},
+               "encoder": {"variant": "baseline", "tasks": [HUNT], "num_seeds": 1,
                            "settings": {"gat-small": {"model.gat_dim": 16, "model.gat_layers": 2}, "cnn":
                                         {"model.encoder": "cnn"}, "gat-default": {}}}},
 }

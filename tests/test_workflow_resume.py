@@ -31,8 +31,8 @@ CONFIG = {
 }
 
 
-def run_dir(workdir, variant):
-    return workdir / "results" / "runs" / TASK / variant / "base" / "seed1"
+def run_dir(workdir, variant, seed=1):
+    return workdir / "results" / "runs" / TASK / variant / "base" / f"seed{seed}"
 
 
 def rows(path):
@@ -82,12 +82,15 @@ def test_killed_workflow_resumes_interrupted_runs_and_keeps_finished_ones(tmp_pa
 
 # --- a run killed at each boundary of its end ------------------------------------------
 
+#: Each seed's run dies at one boundary of its end; all four run in one workflow.
+KILL_POINTS = {1: "after_final_checkpoint", 2: "after_metrics", 3: "after_evaluation", 4: "after_final_json"}
 END_CONFIG = {
     "tasks": [{"name": TASK, "frames": 4 * 512}],
     "corrections": ["temporal"],
-    "seeds": [1],
+    "seeds": list(KILL_POINTS),
     "trainer": {"command": f"{sys.executable} tests/tools/kill_at.py",
                 "set": {"num_envs": 8, "rollout_steps": 64, "eval.episodes": 4}},
+    "sweeps": {},
 }
 RUN_FILES = ("metrics.csv", "final.json", "eval_episode.csv", "config.yaml")
 
@@ -99,30 +102,28 @@ def run_outputs(directory: Path) -> dict:
     return outputs
 
 
-@pytest.fixture(scope="module")
-def uninterrupted(tmp_path_factory):
-    tmp_path = tmp_path_factory.mktemp("uninterrupted")
-    workdir = copy_workflow(tmp_path / "workflow")
-    configfile = write_config(tmp_path / "end.yaml", END_CONFIG)
-    target = str(run_dir(workdir, "temporal").relative_to(workdir) / "final.json")
-    snakemake(workdir, target, "--cores", "1", "--configfile", configfile)
-    return run_outputs(run_dir(workdir, "temporal"))
-
-
 @pytest.mark.slow
-@pytest.mark.parametrize("point", ["after_final_checkpoint", "after_metrics", "after_evaluation", "after_final_json"])
-def test_a_run_killed_at_the_end_resumes_through_the_workflow_to_identical_outputs(tmp_path, uninterrupted, point):
-    workdir = copy_workflow(tmp_path / "workflow")
+def test_runs_killed_at_each_boundary_of_their_end_resume_through_the_workflow_to_identical_outputs(tmp_path):
     configfile = write_config(tmp_path / "end.yaml", END_CONFIG)
-    target = str(run_dir(workdir, "temporal").relative_to(workdir) / "final.json")
-    killed = snakemake(workdir, target, "--cores", "1", "--configfile", configfile, check=False,
-                       env={"MOE_KILL_AT": point})
-    assert killed.returncode != 0, "the trainer should have been killed"
-    assert (run_dir(workdir, "temporal") / "checkpoint.pt").exists()
-    snakemake(workdir, target, "--cores", "1", "--rerun-incomplete", "--configfile", configfile)
-    log = (workdir / f"results/logs/train/{TASK}/temporal/base/seed1.log").read_text()
-    assert "resuming" in log and "from update 4" in log, log  # nothing was trained twice
-    assert run_outputs(run_dir(workdir, "temporal")) == uninterrupted
+    targets = [str(run_dir(Path(), "temporal", seed) / "final.json") for seed in KILL_POINTS]
+    reference = copy_workflow(tmp_path / "uninterrupted")
+    snakemake(reference, *targets, "--cores", "2", "--configfile", configfile)
+
+    workdir = copy_workflow(tmp_path / "killed")
+    kill_at = ",".join(f"{seed}:{point}" for seed, point in KILL_POINTS.items())
+    killed = snakemake(workdir, *targets, "--cores", "2", "--keep-going", "--configfile", configfile, check=False,
+                       env={"MOE_KILL_AT": kill_at})
+    assert killed.returncode != 0, "the trainers should have been killed"
+    for seed, point in KILL_POINTS.items():
+        assert (run_dir(workdir, "temporal", seed) / "checkpoint.pt").exists(), point
+        assert not (run_dir(workdir, "temporal", seed) / "final.json").exists(), point  # Snakemake removed it
+
+    snakemake(workdir, *targets, "--cores", "2", "--rerun-incomplete", "--configfile", configfile)
+    for seed, point in KILL_POINTS.items():
+        log = (workdir / f"results/logs/train/{TASK}/temporal/base/seed{seed}.log").read_text()
+        assert "resuming" in log and "from update 4" in log, (point, log)  # nothing was trained twice
+        assert run_outputs(run_dir(workdir, "temporal", seed)) == run_outputs(run_dir(reference, "temporal", seed)), \
+            point
 
 
 # --- soak: the whole workflow killed at random moments, again and again -----------------

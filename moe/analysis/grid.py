@@ -235,7 +235,7 @@ def _build(config: Mapping) -> dict:
     names = task_names(config)
     for name, entry in config["sweeps"].items():
         tasks = entry.get("tasks") or names
-        seeds = entry.get("seeds") or config["seeds"]
+        seeds = config["seeds"][:entry.get("num_seeds") or None]
         for label, extra in _sweep_settings(entry).items():
             for task in tasks:
                 for seed in seeds:

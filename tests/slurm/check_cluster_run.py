@@ -90,9 +90,10 @@ def main() -> int:
 
     config = merged_config(args.slurm_run, args.configfiles)
     runs = grid.train_runs(config)
-    # A warm-up directory is {warmups_dir}/{task}/{signature}/seed{seed}: its job's wildcards.
-    warmups = {directory: directory.removeprefix(config["warmups_dir"] + "/").split("/")
-               for directory in grid.warmup_dirs(config)}
+    # The grid's warm-ups (the config's sweeps have their own and are not run here). A warm-up
+    # directory is {warmups_dir}/{task}/{signature}/seed{seed}: its job's wildcards.
+    warmups = {run.warmup_dir: run.warmup_dir.removeprefix(config["warmups_dir"] + "/").split("/")
+               for run in grid.build(config)["grid"]}
     log_text = args.snakemake_log.read_text()
     submitted = submissions(log_text)
     history = job_history(args.jobcomp)

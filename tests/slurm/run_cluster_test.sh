@@ -16,7 +16,7 @@
 #      status with `squeue`);
 #   3. start munged (as the munge user, unless one runs already), slurmctld, slurmd;
 #   4. run the grid (workflow/config/quick.yaml + tests/slurm/cluster_grid.yaml: the
-#      quick grid cut to 4 warm-ups and 8 training jobs) with --workflow-profile
+#      quick grid cut to 2 warm-ups and 4 training jobs) with --workflow-profile
 #      workflow/profiles/slurm in a scratch copy of the repository, and scancel one
 #      training job after its first checkpoint;
 #   5. run the same grid locally (--cores 2) in a second scratch copy;

@@ -1,6 +1,7 @@
 """`moe-train` that SIGKILLs itself at one point of a run's end, for the resume tests.
 
     MOE_KILL_AT=POINT python tests/tools/kill_at.py [moe-train arguments]
+    MOE_KILL_AT=1:POINT,2:POINT,... ...   # each seed's run at its own point (others: not killed)
 
 POINT is one of `after_final_checkpoint` (the last update is trained and
 checkpointed, nothing of finishing written), `after_metrics` (finishing wrote
@@ -47,7 +48,16 @@ def install(point: str) -> None:
         raise SystemExit(f"MOE_KILL_AT must be one of {', '.join(POINTS)}, not {point!r}")
 
 
+def point_for(spec: str, argv: list[str]) -> str | None:
+    """The point at which this run dies: MOE_KILL_AT itself, or this run's seed's entry."""
+    if ":" not in spec:
+        return spec
+    seed = argv[argv.index("--seed") + 1]
+    return dict(entry.split(":") for entry in spec.split(",")).get(seed)
+
+
 if __name__ == "__main__":
-    if os.environ.get("MOE_KILL_AT") and "--warmup-only" not in sys.argv:
-        install(os.environ["MOE_KILL_AT"])
+    point = point_for(os.environ.get("MOE_KILL_AT", ""), sys.argv)
+    if point and "--warmup-only" not in sys.argv:
+        install(point)
     sys.exit(train.main())
