@@ -292,3 +292,11 @@ def test_plots_write_pdf_and_png_even_with_empty_panels(tmp_path):
         assert path.stat().st_size > 1000
     assert [label for _, label in entropy_reference_lines(4)] == ["ln 2", "ln 4"]
     assert entropy_reference_lines(2) == [(math.log(2), "ln 2")]
+
+    # Redrawn from the same runs, a figure is the same file (no date, seeded jitter).
+    np.random.seed(12345)  # whatever state the generator is in
+    again = [tmp_path / "again.pdf", tmp_path / "again.png"]
+    plot_final_metrics(table, ["router_entropy", "return_mean"], ["T", "EmptyTask"], order, again,
+                       reference_lines={"router_entropy": entropy_reference_lines(4)})
+    for first, second in zip(final_paths, again, strict=True):
+        assert first.read_bytes() == second.read_bytes(), first.suffix
