@@ -26,7 +26,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pandas as pd
-import yaml
 
 from moe.analysis.tables import to_markdown
 
@@ -88,16 +87,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m moe.analysis.cost", description=__doc__.splitlines()[0])
     parser.add_argument("--configfile", nargs="*", default=[], help="merged over workflow/config/config.yaml")
     args = parser.parse_args(argv)
-    config = yaml.safe_load(Path("workflow/config/config.yaml").read_text())
-    for path in args.configfile:
-        config.update(yaml.safe_load(Path(path).read_text()))
-    for key, default in (("runs_dir", "results/runs"), ("warmups_dir", "results/warmups"),
-                         ("benchmarks_dir", "results/benchmarks")):
-        config.setdefault(key, default)
+    config = grid.load_config(args.configfile)
     config["sweeps"] = {}
-    runs = [{**row, "warmup_dir": grid.run(config, row["task"], row["variant"], row["settings"],
-                                           row["seed"]).warmup_dir}
-            for row in grid.train_runs(config)]
+    runs = [{**run.as_row(), "warmup_dir": run.warmup_dir} for run in grid.build(config)["grid"]]
     finals = collect_runs([run for run in runs if run["variant"] == "baseline"])
     baseline = finals.groupby("task", sort=False)["return_mean"].mean().to_dict()
     table = cost_table(runs, config["benchmarks_dir"], baseline)

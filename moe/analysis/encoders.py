@@ -23,7 +23,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from moe.analysis.curves import sample_efficiency
 from moe.analysis.tables import to_markdown
@@ -89,11 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--variants", type=int, default=8)
     parser.add_argument("--finetune-frames", type=int, default=40960)
     args = parser.parse_args(argv)
-    base = yaml.safe_load(Path("workflow/config/config.yaml").read_text())
-    config = {**base, **yaml.safe_load(Path(args.configfile).read_text())}
-    config.setdefault("runs_dir", "results/runs")
-    config.setdefault("warmups_dir", "results/warmups")
-    config["sweeps"] = {args.sweep: {"tasks": [], "seeds": [], **config["sweeps"][args.sweep]}}
+    config = grid.load_config([args.configfile])
+    config["sweeps"] = {args.sweep: config["sweeps"][args.sweep]}
     table = encoder_table(grid.sweep_runs(config, args.sweep), args.threshold)
     print(to_markdown(table.round(3)))
     print(to_markdown(grid_cost(table, args.seeds, args.variants, args.finetune_frames).round(2)))

@@ -22,10 +22,26 @@ import json
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from moe.variants import all_variants
 
 BASE_SETTINGS = "base"
+
+
+def load_config(configfiles=(), repo: str | Path = ".") -> dict:
+    """The workflow's config as Snakemake builds it, for tools run outside Snakemake:
+    `workflow/config/config.yaml` with each configfile merged over it (mappings key by
+    key, lists replaced) and the schema's defaults filled in (runs_dir, warmups_dir, ...)."""
+    import yaml
+    from snakemake.utils import update_config, validate
+
+    repo = Path(repo)
+    config = yaml.safe_load((repo / "workflow/config/config.yaml").read_text())
+    for path in configfiles:
+        update_config(config, yaml.safe_load(Path(path).read_text()))
+    validate(config, str((repo / "workflow/schemas/config.schema.yaml").resolve()))
+    return config
 
 
 class GridError(ValueError):

@@ -20,8 +20,6 @@ import re
 import sys
 from pathlib import Path
 
-import yaml
-
 FAILURES: list[str] = []
 
 
@@ -30,18 +28,6 @@ def check(ok: bool, what: str, detail: str = "") -> bool:
     if not ok:
         FAILURES.append(what)
     return ok
-
-
-def merged_config(repo: Path, configfiles: list[str]) -> dict:
-    """config.yaml with the --configfiles merged over it and the schema's defaults filled in
-    (runs_dir, warmups_dir, logs_dir, ...), as the workflow has it."""
-    from snakemake.utils import update_config, validate
-
-    config = yaml.safe_load((repo / "workflow/config/config.yaml").read_text())
-    for path in configfiles:
-        update_config(config, yaml.safe_load(Path(path).read_text()))
-    validate(config, str((repo / "workflow/schemas/config.schema.yaml").resolve()))
-    return config
 
 
 #: The rules whose jobs are SLURM jobs; every other rule is a `localrule`.
@@ -88,7 +74,7 @@ def main() -> int:
     sys.path.insert(0, str(args.slurm_run))
     from moe.analysis import grid
 
-    config = merged_config(args.slurm_run, args.configfiles)
+    config = grid.load_config(args.configfiles, repo=args.slurm_run)
     runs = grid.train_runs(config)
     # The grid's warm-ups (the config's sweeps have their own and are not run here). A warm-up
     # directory is {warmups_dir}/{task}/{signature}/seed{seed}: its job's wildcards.
