@@ -127,6 +127,10 @@ def _validate_phases(phases: list[dict]) -> None:
             )
     if ends != sorted(ends) or len(set(ends)) != len(ends):
         raise ConfigError(f"config key phases: ends must increase strictly, got {ends}")
+    for index, phase in enumerate(phases):
+        if "until_return" in phase and (index > 0 or len(phases) == 1):
+            raise ConfigError(f"config key phases.{index}.until_return: only the first of several phases can end "
+                              "early (its return gate shortens the warm-up that the later phases start from)")
 
 
 def phase_at(phases: list[dict], fraction_done: float) -> str:

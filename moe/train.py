@@ -43,7 +43,7 @@ from moe.ppo import (
 )
 from moe.provenance import run_record
 from moe.variants import BASELINE, parse_variant
-from moe.warmup import WARMUP_MARKER, warmup_signature, warmup_updates
+from moe.warmup import WARMUP_MARKER, first_reaching, warmup_signature, warmup_updates
 
 # Wall-clock columns: the only ones that differ between two runs with the same seed.
 TIMING_COLUMNS = ["fps", "seconds_env", "seconds_inference", "seconds_update", "seconds_cpu"]
@@ -62,7 +62,8 @@ class Trainer:
         except ValueError as error:
             raise ConfigError(str(error)) from None
         self.batch_frames = config["num_envs"] * config["rollout_steps"]
-        self.num_updates = math.ceil(frames / self.batch_frames)
+        self.planned_updates = math.ceil(frames / self.batch_frames)
+        self.planned_first_phase = warmup_updates(config, frames)
 
         torch.manual_seed(seed)
         np.random.seed(seed)
@@ -87,8 +88,29 @@ class Trainer:
                                   torch.full((num_envs, experts), 1.0 / experts, device=self.device),
                                   np.zeros(num_envs), np.zeros(num_envs, dtype=np.int64))
 
+    def first_phase_updates(self) -> int:
+        """The first phase's length: as planned, or shorter once its return gate (`until_return`) fired.
+
+        Decided by the training returns recorded so far, so a resumed run, or one
+        started from a shared warm-up, finds the same boundary."""
+        until_return = self.config["phases"][0].get("until_return")
+        if until_return is not None:
+            returns = [row["return_mean"] for row in self.metrics_rows[:self.planned_first_phase]]
+            learned = first_reaching(returns, until_return)
+            if learned is not None:
+                return learned
+        return self.planned_first_phase
+
+    @property
+    def num_updates(self) -> int:
+        """The run's length: the planned updates, less what an early end of the first phase saved."""
+        return self.planned_updates - (self.planned_first_phase - self.first_phase_updates())
+
     def phase(self, update_index: int) -> str:
-        return phase_at(self.config["phases"], update_index / self.num_updates)
+        first_phase = self.first_phase_updates()
+        if update_index >= first_phase:  # the later phases keep their planned lengths
+            update_index += self.planned_first_phase - first_phase
+        return phase_at(self.config["phases"], update_index / self.planned_updates)
 
     def train_one_update(self) -> dict:
         started, cpu_started = time.perf_counter(), time.process_time()
@@ -123,18 +145,26 @@ class Trainer:
         self.metrics_rows.append(row)
         return row
 
-    def run(self, progress, until_update: int) -> str:
-        """Train up to `until_update`; 'finished', or 'diverged' on a non-finite loss."""
+    def end_update(self, first_phase_only: bool) -> int:
+        return self.first_phase_updates() if first_phase_only else self.num_updates
+
+    def run(self, progress, first_phase_only: bool = False) -> str:
+        """Train to the end of the run (or of its first phase); 'finished', or 'diverged' on a non-finite loss."""
         interval = self.config["checkpoint"]["interval_updates"]
-        while self.update_index < until_update:
+        while self.update_index < self.end_update(first_phase_only):
             try:
                 row = self.train_one_update()
             except NonFiniteLoss as error:
                 progress.write(f"stopping: {error}; keeping the last good checkpoint")
                 return "diverged"
             write_metrics(self.out_dir / "metrics.csv", self.metrics_rows)
-            progress.update(row)
-            if self.update_index % interval == 0 or self.update_index == until_update:
+            end = self.end_update(first_phase_only)
+            if self.update_index == self.first_phase_updates() < self.planned_first_phase:
+                progress.write(f"the first phase ends at update {self.update_index}: the mean return of the last "
+                               f"updates reached {self.config['phases'][0]['until_return']}; the run ends at "
+                               f"update {self.num_updates}")
+            progress.update(row, total=end)
+            if self.update_index % interval == 0 or self.update_index == end:
                 ckpt.save(self.out_dir, self.checkpoint_state())
         return "finished"
 
@@ -210,7 +240,11 @@ class Progress:
             # purge_step: after a resume, events past the checkpoint are dropped, not duplicated.
             self.writer = SummaryWriter(str(tensorboard_dir), purge_step=initial + 1)
 
-    def update(self, row: dict) -> None:
+    def update(self, row: dict, total: int) -> None:
+        if total != self.total:  # the first phase ended early
+            self.total = total
+            if self.bar is not None:
+                self.bar.total = total
         if self.writer is not None:
             for key, value in row.items():
                 if key not in ("update", "frames", "phase") and isinstance(value, (int, float)) \
@@ -293,11 +327,10 @@ def train(env_id: str, variant: str, seed: int, frames: int, out_dir: str | Path
         trainer.load_checkpoint_state(state)
         if resumed:
             print(f"resuming {out_dir} from update {trainer.update_index}", file=sys.stderr, flush=True)
-    until_update = warmup_updates(config, frames) if warmup_only else trainer.num_updates
-    progress = Progress(until_update, trainer.update_index, f"{env_id} {variant} s{seed}",
+    progress = Progress(trainer.end_update(warmup_only), trainer.update_index, f"{env_id} {variant} s{seed}",
                         out_dir / "tensorboard" if config["tensorboard"] else None)
     try:
-        status = trainer.run(progress, until_update)
+        status = trainer.run(progress, first_phase_only=warmup_only)
     finally:
         progress.close()
     return finish(trainer, status, signature if warmup_only else None)

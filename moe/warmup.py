@@ -5,6 +5,13 @@ first phase), so all variants of a task and seed train the first phase bit for
 bit alike. The workflow trains it once per distinct signature and starts every
 run from it; `tests/test_train.py` checks that the result equals an
 uninterrupted run's.
+
+The first phase may end early, once the agent has learned the task: with
+`phases[0].until_return` set, it ends after the first update at which the mean
+training return of the last `SMOOTHING_UPDATES` updates reaches that value, and the
+phases after it keep their lengths (the run ends that many updates sooner). A
+task whose learning point varies a lot between seeds then fine-tunes every seed
+from a working agent without sizing the warm-up to its slowest seed.
 """
 
 from __future__ import annotations
@@ -12,12 +19,16 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Sequence
 
 from moe.config import phase_at
 from moe.variants import BASELINE, parse_variant
 
 #: Written last into a warm-up's directory: the warm-up is finished and has this signature.
 WARMUP_MARKER = "warmup.json"
+#: Updates in the trailing mean of the training return that says whether a task is learned
+#: (one update's return is the mean of the few episodes that ended in it: noisy).
+SMOOTHING_UPDATES = 5
 #: Settings that never touch training numbers; the phases count through the warm-up's length.
 _NOT_TRAINING = ("eval", "checkpoint", "phases", "corrections", "tensorboard")
 
@@ -27,6 +38,17 @@ def warmup_updates(config: dict, frames: int) -> int:
     updates = math.ceil(frames / (config["num_envs"] * config["rollout_steps"]))
     first = config["phases"][0]["name"]
     return sum(1 for index in range(updates) if phase_at(config["phases"], index / updates) == first)
+
+
+def first_reaching(returns: Sequence[float | None], threshold: float, window: int = SMOOTHING_UPDATES) -> int | None:
+    """How many updates it took until the mean return of the last `window` updates first
+    reached `threshold`, or None. An update where no episode ended (NaN) has no return:
+    every window holding one is skipped, as pandas' `rolling(window).mean()` would."""
+    for end in range(window, len(returns) + 1):
+        recent = returns[end - window:end]
+        if all(value is not None and math.isfinite(value) for value in recent) and sum(recent) / window >= threshold:
+            return end
+    return None
 
 
 def warmup_signature(config: dict, env_id: str, variant: str, seed: int, frames: int) -> dict:
@@ -40,8 +62,12 @@ def warmup_signature(config: dict, env_id: str, variant: str, seed: int, frames:
                  if first_phase in config["corrections"][name]["phases"]]
     training = {key: value for key, value in config.items() if key not in _NOT_TRAINING}
     training["corrections"] = {name: config["corrections"][name] for name in in_warmup}
-    return {"env": env_id, "seed": seed, "variant_in_warmup": "+".join(in_warmup) or BASELINE,
-            "warmup_updates": warmup_updates(config, frames), "training": training}
+    signature = {"env": env_id, "seed": seed, "variant_in_warmup": "+".join(in_warmup) or BASELINE,
+                 "warmup_updates": warmup_updates(config, frames), "training": training}
+    until_return = config["phases"][0].get("until_return")
+    if until_return is not None:  # only when set: fixed-length warm-ups keep their signatures
+        signature["until_return"] = until_return
+    return signature
 
 
 def signature_id(signature: dict) -> str:

@@ -90,6 +90,17 @@ def test_warmup_frames_set_the_first_phases_end_per_task():
         grid.build(config_with(tasks=[{"name": HUNT, "frames": 4096, "warmup_frames": 4096}], sweeps={}))
 
 
+def test_a_warmup_return_gate_reaches_the_trainer_and_names_its_own_warmups():
+    fixed = config_with(tasks=[{"name": HUNT, "frames": 4096, "warmup_frames": 2048}], sweeps={})
+    gated = config_with(tasks=[{"name": HUNT, "frames": 4096, "warmup_frames": 2048, "warmup_until_return": 0.8}],
+                        sweeps={})
+    run = grid.run(gated, HUNT, "baseline", "base", 1)
+    assert run.overrides["phases"][0] == {"name": "warmup", "end": 0.5, "until_return": 0.8}
+    assert "until_return" not in grid.run(fixed, HUNT, "baseline", "base", 1).overrides["phases"][0]
+    # a gated warm-up is not the fixed one: it gets its own directory
+    assert run.warmup_dir != grid.run(fixed, HUNT, "baseline", "base", 1).warmup_dir
+
+
 @pytest.mark.parametrize("change, message", [
     ({"tasks": [{"name": "NoSuch-v0", "frames": 100}]}, r"key 'tasks.0.name': unknown env id 'NoSuch-v0'"),
     ({"trainer": {"command": "x", "config": "", "set": {"no_such.key": 1}}},

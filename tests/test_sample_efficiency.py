@@ -13,6 +13,7 @@ from moe.analysis.curves import add_sample_efficiency, sample_efficiency
 from moe.analysis.metrics import NEVER
 from moe.analysis.runs import collect_runs
 from moe.analysis.tables import display_table, summarise
+from moe.warmup import first_reaching
 
 try:  # tests/ is on sys.path under pytest's default import mode
     from fakeruns import write_fake_run
@@ -40,6 +41,14 @@ def test_sample_efficiency_hand_computed():
     assert math.isnan(one_phase["return_auc"])  # no warm-up before it: nothing counts as fine-tuning
     empty = sample_efficiency(metrics.assign(return_mean=np.nan))
     assert math.isnan(empty["return_auc"]) and empty["frames_to_threshold"] == NEVER
+
+
+def test_a_warmup_ends_by_the_same_rule_as_frames_to_threshold():
+    """The return gate that ends a warm-up early (moe.warmup) counts updates where the table counts frames."""
+    returns = [math.nan, 0.9, 0.5, 0.7, 0.8, 0.8, 0.6, 1.0]  # the case above, 100 frames an update
+    assert first_reaching(returns, 0.7) == 6 and first_reaching(returns, 0.75) == 8
+    assert first_reaching(returns, 0.9) is None and first_reaching(returns[:5], 0.0) is None  # window holds a NaN
+    assert first_reaching([None, *returns[1:]], 0.7) == 6
 
 
 def test_sample_efficiency_columns_and_summary(tmp_path):

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from moe.environments import make_env
-from moe.errors import CheckpointError
+from moe.errors import CheckpointError, ConfigError
 from moe.evaluate import SUMMARY_KEYS
 from moe.ppo import collect_rollout, compute_advantages, loss_weights
 from moe.train import TIMING_COLUMNS, train
@@ -90,8 +90,8 @@ def test_phase_switches_and_corrections_turn_on_only_in_finetune(tiny_trainer):
     # entropy_min flips the sign: the bonus goes, +lambda_E H(alpha) comes; balance is not in this variant.
     assert finetune == {"router_entropy": 0.0, **coef, "balance": 0.0}
     assert all(value > 0 for value in coef.values())
-    quiet = type("Quiet", (), {"update": lambda self, row: None, "write": print})()
-    trainer.run(quiet, until_update=trainer.num_updates)
+    quiet = type("Quiet", (), {"update": lambda self, row, total: None, "write": print})()
+    trainer.run(quiet)
     assert [row["phase"] for row in trainer.metrics_rows] == ["warmup", "finetune"]
 
 
@@ -144,6 +144,43 @@ def test_a_run_started_from_the_shared_warmup_equals_an_uninterrupted_one(tmp_pa
     pd.testing.assert_frame_equal(whole[0], split[0])
     assert whole[1:] == split[1:]
     assert list(whole[0]["phase"]) == ["warmup"] * 2 + ["finetune"] * 2
+
+
+def gated_phases(until_return):
+    """12 planned updates of 80 frames: 9 of warm-up (at most), 3 of fine-tuning."""
+    return [f"phases=[{{name: warmup, end: 0.75, until_return: {until_return}}}, {{name: finetune, end: 1.0}}]"]
+
+
+def test_a_warmup_with_a_return_gate_ends_when_learned_and_the_finetuning_keeps_its_length(tmp_path, short_task, tiny):
+    """until_return 0: every update of the short task ends episodes (return >= 0), so the gate
+    fires after the first full 5-update window; the 3 fine-tuning updates follow it."""
+    frames = 12 * 80
+    whole = train(short_task, "temporal", 5, frames, tmp_path / "whole", assignments=tiny + gated_phases(0.0))
+    metrics = pd.read_csv(tmp_path / "whole" / "metrics.csv")
+    assert list(metrics["phase"]) == ["warmup"] * 5 + ["finetune"] * 3
+    assert whole["frames"] == 8 * 80
+    # Shared warm-up: it stops at the same update, and a run started from it is the same run.
+    warmup = train(short_task, "baseline", 5, frames, tmp_path / "warmup", assignments=tiny + gated_phases(0.0),
+                   warmup_only=True)
+    assert warmup["updates"] == 5 and warmup["signature"]["until_return"] == 0.0
+    train(short_task, "temporal", 5, frames, tmp_path / "split", assignments=tiny + gated_phases(0.0),
+          from_warmup=tmp_path / "warmup")
+    expected, split = run_outputs(tmp_path / "whole"), run_outputs(tmp_path / "split")
+    pd.testing.assert_frame_equal(expected[0], split[0])
+    assert expected[1:] == split[1:]
+    # A gate that never fires (returns are at most 1) leaves the run as the fixed-length one.
+    train(short_task, "temporal", 5, frames, tmp_path / "never", assignments=tiny + gated_phases(2.0))
+    fixed = tiny + ["phases=[{name: warmup, end: 0.75}, {name: finetune, end: 1.0}]"]
+    train(short_task, "temporal", 5, frames, tmp_path / "fixed", assignments=fixed)
+    never, fixed = run_outputs(tmp_path / "never"), run_outputs(tmp_path / "fixed")
+    pd.testing.assert_frame_equal(never[0], fixed[0])
+    assert never[1:] == fixed[1:] and list(never[0]["phase"]) == ["warmup"] * 9 + ["finetune"] * 3
+
+
+def test_a_return_gate_on_a_later_phase_is_refused(tmp_path, short_task, tiny):
+    with pytest.raises(ConfigError, match="phases.1.until_return"):
+        train(short_task, "baseline", 5, 160, tmp_path, assignments=tiny + [
+            "phases=[{name: warmup, end: 0.5}, {name: finetune, end: 1.0, until_return: 0.8}]"])
 
 
 def test_a_warmup_of_other_settings_is_refused(tmp_path, short_task, tiny):

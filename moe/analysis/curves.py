@@ -11,6 +11,7 @@ import pandas as pd
 
 from moe.analysis.metrics import LEARNING_CURVES, METRICS_CSV, NEVER, names
 from moe.analysis.runs import FINISHED, scored
+from moe.warmup import SMOOTHING_UPDATES, first_reaching
 
 #: Learning-curve metrics: columns of metrics.csv that the registry shows as curves.
 CURVE_METRICS = names(shown_in=LEARNING_CURVES)
@@ -74,9 +75,6 @@ def learning_curves(
     return pd.DataFrame(rows, columns=columns)
 
 
-#: Updates in the trailing moving average that `frames_to_threshold` reads (one update's
-#: return is the mean of the few episodes that ended in it: noisy).
-SMOOTHING_UPDATES = 5
 #: Default return a run must reach for `frames_to_threshold` (config `analysis.return_threshold`).
 RETURN_THRESHOLD = 0.8
 
@@ -92,15 +90,15 @@ def sample_efficiency(metrics_df: pd.DataFrame, threshold: float = RETURN_THRESH
       value; a run with a single phase has no fine-tuning (NaN).
     - `frames_to_threshold`: frames from the run's start to the first update where the
       trailing mean of `return_mean` over `SMOOTHING_UPDATES` updates (all measured) is
-      >= threshold; `NEVER` (inf: censored at the budget) if it never gets there.
+      >= threshold (`moe.warmup.first_reaching`, the rule that ends a warm-up early);
+      `NEVER` (inf: censored at the budget) if it never gets there.
     """
     out = {"return_auc": math.nan, "frames_to_threshold": math.nan}
     if metrics_df.empty or "return_mean" not in metrics_df:
         return out
     data = metrics_df.sort_values("frames")
-    smoothed = data["return_mean"].rolling(SMOOTHING_UPDATES, min_periods=SMOOTHING_UPDATES).mean()
-    reached = data.loc[smoothed >= threshold, "frames"]
-    out["frames_to_threshold"] = float(reached.iloc[0]) if len(reached) else NEVER
+    reached = first_reaching(data["return_mean"].tolist(), threshold, SMOOTHING_UPDATES)
+    out["frames_to_threshold"] = float(data["frames"].iloc[reached - 1]) if reached else NEVER
     if "phase" in data:
         first_phase = data["phase"].iloc[0]
         data = data[data["phase"] != first_phase]

@@ -148,16 +148,20 @@ def _assignments(overrides: Mapping) -> tuple[str, ...]:
 
 
 def _base_overrides(config: Mapping, task_index: int) -> dict:
-    """trainer.set, then the task's set, then the task's warm-up length as the first phase's end."""
+    """trainer.set, then the task's set, then the task's warm-up (its length, its return gate) as the first phase."""
     entry = config["tasks"][task_index]
     overrides = {**(config["trainer"].get("set") or {}), **(entry.get("set") or {})}
-    if entry.get("warmup_frames") is not None:
-        where = f"tasks.{task_index}.warmup_frames"
-        if not 0 < entry["warmup_frames"] < entry["frames"]:
-            raise GridError(f"Invalid config: key '{where}': {entry['warmup_frames']} is not between 0 and "
-                            f"the task's frames ({entry['frames']})")
+    length, until_return = entry.get("warmup_frames"), entry.get("warmup_until_return")
+    if length is not None and not 0 < length < entry["frames"]:
+        raise GridError(f"Invalid config: key 'tasks.{task_index}.warmup_frames': {length} is not between 0 and "
+                        f"the task's frames ({entry['frames']})")
+    if length is not None or until_return is not None:
+        where = f"tasks.{task_index}.warmup_{'frames' if length is not None else 'until_return'}"
         phases = [dict(phase) for phase in _resolved(config, _assignments(overrides), where)["phases"]]
-        phases[0]["end"] = entry["warmup_frames"] / entry["frames"]
+        if length is not None:
+            phases[0]["end"] = length / entry["frames"]
+        if until_return is not None:
+            phases[0]["until_return"] = until_return
         overrides["phases"] = phases
     return overrides
 
