@@ -5,6 +5,7 @@
 #   snakemake --cores 2 --configfile workflow/config/quick.yaml    # small smoke grid
 #   snakemake --report report.html                                 # one-page report
 #   snakemake --cores 2 --config train=False                       # tables and figures from existing runs only
+#   snakemake tables --cores 2                                     # the tables alone, no figures
 #
 # workflow/README.md explains the layout, failed runs, sweeps and how to extend it.
 
@@ -54,3 +55,10 @@ rule all:
     localrule: True
     input:
         get_final_output(),
+
+
+# The study's tables without its figures: the numbers, in a fraction of the time.
+rule tables:
+    localrule: True
+    input:
+        [path for path in get_final_output() if path.startswith(table(""))],

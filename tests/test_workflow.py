@@ -289,7 +289,7 @@ def test_tables_rebuilt_from_copied_runs_without_training(tmp_path):
                                         {"name": "MultiIntent-Dodge-6x6-v0", "frames": 64}],
               "corrections": ["temporal"], "seeds": [1, 2]}
     configfile = write_config(tmp_path / "grid.yaml", config)
-    snakemake(trained, "--cores", "2", "--configfile", configfile)
+    snakemake(trained, "tables", "--cores", "2", "--configfile", configfile)  # the runs and their tables
 
     rebuilt = copy_workflow(tmp_path / "rebuilt")  # a fresh checkout: no .snakemake records
     shutil.copytree(trained / "results/runs", rebuilt / "reference/runs")
@@ -307,8 +307,7 @@ def test_tables_rebuilt_from_copied_runs_without_training(tmp_path):
         if name == "runs.csv":  # its run_dir column says where the runs are
             original = original.replace(b"results/runs/", b"reference/runs/")
         assert (rebuilt / "reference/tables" / name).read_bytes() == original, name
-    assert sorted(path.name for path in (rebuilt / "reference/figures").iterdir()) == \
-        sorted(path.name for path in (trained / "results/figures").iterdir())
+    assert sorted(path.name for path in (rebuilt / "reference/figures").iterdir()) == sorted(FIGURES)
     assert not (rebuilt / "results").exists()  # no run, warm-up or training log written elsewhere
     assert planned_jobs(rebuilt, *args) == {}
 
@@ -335,7 +334,7 @@ def test_fake_sweep_end_to_end_reuses_the_grids_runs(tmp_path):
     task = "MultiIntent-Hunt-6x6-v0"
     config = {**FAKE_TRAINER, "tasks": [{"name": task, "frames": 64}], "seeds": [1, 2]}
     configfile = write_config(tmp_path / "sweep.yaml", config)
-    snakemake(workdir, "--cores", "2", "--configfile", configfile)  # the grid first
+    snakemake(workdir, "tables", "--cores", "2", "--configfile", configfile)  # the grid first
     values = [str(value) for value in default_config()["sweeps"]["temporal_coef"]["values"]]
     jobs = planned_jobs(workdir, "sweep_temporal_coef", "--configfile", configfile)
     assert jobs["train"] == (len(values) - 1) * 2 and "warmup" not in jobs  # the default value's runs exist
@@ -354,11 +353,16 @@ def test_fake_sweep_end_to_end_reuses_the_grids_runs(tmp_path):
 
 @pytest.mark.slow
 def test_quick_config_end_to_end_with_real_trainer(tmp_path):
-    """The README's main job: the quick config with the real trainer, every table and figure;
-    then what a user does next: edit a plot, find a run diverged, make the report."""
+    """The README's main job with the real trainer, every table and figure, cut to the first
+    of its tasks (the one its sweep runs on) and one correction (the full quick grid's plan
+    is checked above, the 8-variant grid end to end with the fake trainer, each task and
+    correction in the trainer's own tests); then what a user does next: edit a plot, find
+    a run diverged, make the report."""
     workdir = copy_workflow(tmp_path)
     quick = yaml.safe_load((REPO / "workflow/config/quick.yaml").read_text())
-    args = ["--configfile", "workflow/config/quick.yaml"]
+    cut = {"tasks": quick["tasks"][:1], "corrections": ["temporal"]}
+    quick.update(cut)
+    args = ["--configfile", "workflow/config/quick.yaml", write_config(tmp_path / "cut.yaml", cut)]
     snakemake(workdir, "--cores", "2", *args, timeout=1200)
     for name in TABLES:
         assert (workdir / "results/tables" / name).stat().st_size > 0
@@ -372,8 +376,9 @@ def test_quick_config_end_to_end_with_real_trainer(tmp_path):
     recorded = yaml.safe_load((run / "config.yaml").read_text())
     assert recorded["config"]["eval"]["episodes"] == quick["trainer"]["set"]["eval.episodes"]  # overrides arrive
     summary = check_tables_match_runs(workdir, quick)
-    assert len(summary) == len(quick["tasks"]) * 8
-    assert summary["n_finished"].sum() + summary["n_diverged"].sum() == len(quick["tasks"]) * 8 * len(quick["seeds"])
+    cells = len(quick["tasks"]) * 2 ** len(quick["corrections"])
+    assert len(summary) == cells
+    assert summary["n_finished"].sum() + summary["n_diverged"].sum() == cells * len(quick["seeds"])
     check_analysis_tables(workdir, quick)
     assert json.loads((run / "final.json").read_text())["num_experts"] == 4
     assert planned_jobs(workdir, *args) == {}

@@ -38,7 +38,7 @@ rule aggregate_curves:
         finals=lambda wildcards: run_files(grid.train_runs(config), "final.json"),
         metrics=lambda wildcards: run_files(grid.train_runs(config), "metrics.csv"),
     output:
-        curves=table("learning_curves.csv"),
+        curves=final_output(table("learning_curves.csv")),
     log:
         report_log("tables/learning_curves"),
     benchmark:
