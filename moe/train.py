@@ -43,7 +43,7 @@ from moe.ppo import (
 )
 from moe.provenance import run_record
 from moe.variants import BASELINE, parse_variant
-from moe.warmup import WARMUP_MARKER, first_reaching, warmup_signature, warmup_updates
+from moe.warmup import SMOOTHING_UPDATES, WARMUP_MARKER, first_reaching, warmup_signature, warmup_updates
 
 # Wall-clock columns: the only ones that differ between two runs with the same seed.
 TIMING_COLUMNS = ["fps", "seconds_env", "seconds_inference", "seconds_update", "seconds_cpu"]
@@ -160,9 +160,9 @@ class Trainer:
             write_metrics(self.out_dir / "metrics.csv", self.metrics_rows)
             end = self.end_update(first_phase_only)
             if self.update_index == self.first_phase_updates() < self.planned_first_phase:
-                progress.write(f"the first phase ends at update {self.update_index}: the mean return of the last "
-                               f"updates reached {self.config['phases'][0]['until_return']}; the run ends at "
-                               f"update {self.num_updates}")
+                progress.write(f"the first phase ends at update {self.update_index}: the mean return of its last "
+                               f"{SMOOTHING_UPDATES} updates reached {self.config['phases'][0]['until_return']}; "
+                               f"the run ends at update {self.num_updates}")
             progress.update(row, total=end)
             if self.update_index % interval == 0 or self.update_index == end:
                 ckpt.save(self.out_dir, self.checkpoint_state())
