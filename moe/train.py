@@ -151,15 +151,16 @@ class Trainer:
     def run(self, progress, first_phase_only: bool = False) -> str:
         """Train to the end of the run (or of its first phase); 'finished', or 'diverged' on a non-finite loss."""
         interval = self.config["checkpoint"]["interval_updates"]
-        while self.update_index < self.end_update(first_phase_only):
+        end = self.end_update(first_phase_only)
+        while self.update_index < end:
             try:
                 row = self.train_one_update()
             except NonFiniteLoss as error:
                 progress.write(f"stopping: {error}; keeping the last good checkpoint")
                 return "diverged"
             write_metrics(self.out_dir / "metrics.csv", self.metrics_rows)
-            end = self.end_update(first_phase_only)
-            if self.update_index == self.first_phase_updates() < self.planned_first_phase:
+            planned, end = end, self.end_update(first_phase_only)
+            if end != planned:  # the return gate fired at this update: the first phase ends here
                 progress.write(f"the first phase ends at update {self.update_index}: the mean return of its last "
                                f"{SMOOTHING_UPDATES} updates reached {self.config['phases'][0]['until_return']}; "
                                f"the run ends at update {self.num_updates}")

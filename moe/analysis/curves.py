@@ -11,7 +11,7 @@ import pandas as pd
 
 from moe.analysis.metrics import LEARNING_CURVES, METRICS_CSV, NEVER, names
 from moe.analysis.runs import FINISHED, scored
-from moe.warmup import SMOOTHING_UPDATES, first_reaching
+from moe.warmup import first_reaching
 
 #: Learning-curve metrics: columns of metrics.csv that the registry shows as curves.
 CURVE_METRICS = names(shown_in=LEARNING_CURVES)
@@ -97,7 +97,7 @@ def sample_efficiency(metrics_df: pd.DataFrame, threshold: float = RETURN_THRESH
     if metrics_df.empty or "return_mean" not in metrics_df:
         return out
     data = metrics_df.sort_values("frames")
-    reached = first_reaching(data["return_mean"].tolist(), threshold, SMOOTHING_UPDATES)
+    reached = first_reaching(data["return_mean"].tolist(), threshold)
     out["frames_to_threshold"] = float(data["frames"].iloc[reached - 1]) if reached else NEVER
     if "phase" in data:
         first_phase = data["phase"].iloc[0]
