@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from moe.analysis.coverage import DISTRIBUTIONS, coverage
-from moe.analysis.curves import learning_curves, resample_curve
+from moe.analysis.curves import finetune_curves, learning_curves, resample_curve
 from moe.analysis.metrics import FINAL_METRICS_TABLE, HIGHER, METRICS, NONE, names
 from moe.analysis.plots import entropy_reference_lines, plot_final_metrics, plot_learning_curves
 from moe.analysis.runs import collect_runs, read_run
@@ -274,6 +274,34 @@ def test_learning_curves_empty_when_nothing_finished(tmp_path):
     assert curves.empty and list(curves.columns) == ["task", "variant", "seed", "frames", "metric", "value"]
 
 
+def test_finetune_curves_align_each_seed_at_the_end_of_its_own_warmup(tmp_path):
+    # Seed 1 learned its task in 2 warm-up updates, seed 2 in 4 (a learned gate):
+    # both then fine-tune 2 updates of 100 frames.
+    runs, _ = _fake_grid(tmp_path, {("T", "baseline"): ["finished", "finished", "diverged"]})
+    for seed, warmup_updates in ((1, 2), (2, 4)):
+        rows = ["update,frames,phase,router_entropy,return_mean"]
+        for update in range(1, warmup_updates + 3):
+            phase = "warmup" if update <= warmup_updates else "finetune"
+            entropy = 1.0 if phase == "warmup" else 1.0 - 0.25 * (update - warmup_updates)
+            returns = "" if update == warmup_updates + 1 else 0.5  # no episode ended in this update
+            rows.append(f"{update},{100 * update},{phase},{entropy},{returns}")
+        (Path(runs[seed - 1]["run_dir"]) / "metrics.csv").write_text("\n".join(rows) + "\n")
+    curves = finetune_curves(collect_runs(runs), metrics=["router_entropy", "return_mean"])
+
+    assert set(curves["seed"]) == {1, 2}  # the diverged run has no curve
+    for seed in (1, 2):
+        entropy = curves[(curves.seed == seed) & (curves.metric == "router_entropy")]
+        assert entropy["finetune_frames"].tolist() == [0.0, 100.0, 200.0]  # 0: the warm-up's last update
+        assert entropy["value"].tolist() == [1.0, 0.75, 0.5]
+        returns = curves[(curves.seed == seed) & (curves.metric == "return_mean")]
+        assert returns["finetune_frames"].tolist() == [0.0, 200.0]  # the update without an episode is skipped
+
+    (Path(runs[0]["run_dir"]) / "metrics.csv").write_text("update,frames,phase,router_entropy\n1,100,warmup,1.0\n")
+    single_phase = finetune_curves(collect_runs(runs[:1]), metrics=["router_entropy"])
+    assert single_phase.empty and list(single_phase.columns) == ["task", "variant", "seed", "finetune_frames",
+                                                                 "metric", "value"]
+
+
 # --- plots ------------------------------------------------------------------------
 
 
@@ -285,6 +313,9 @@ def test_plots_write_pdf_and_png_even_with_empty_panels(tmp_path):
     order = ["baseline", "temporal"]
     curve_paths = [tmp_path / "curves.pdf", tmp_path / "curves.png"]
     plot_learning_curves(curves, ["T", "EmptyTask"], order, curve_paths)
+    finetune_paths = [tmp_path / "finetune.pdf", tmp_path / "finetune.png"]
+    plot_learning_curves(finetune_curves(table), ["T", "EmptyTask"], order, finetune_paths, x="finetune_frames")
+    curve_paths += finetune_paths
     final_paths = [tmp_path / "final.pdf", tmp_path / "final.png"]
     plot_final_metrics(table, ["router_entropy", "return_mean"], ["T", "EmptyTask"], order, final_paths,
                        reference_lines={"router_entropy": entropy_reference_lines(4)})

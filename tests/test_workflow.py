@@ -26,9 +26,11 @@ from moe.analysis.stats import mean_ci
 from tests.workflow_tools import FAKE_TRAINER, REPO, copy_workflow, planned_jobs, snakemake, write_config
 
 TABLES = ["final_metrics.csv", "final_metrics.md", "final_metrics.tex", "runs.csv", "learning_curves.csv",
+          "finetune_curves.csv",
           *(f"{name}.{ext}" for name in ("factorial_effects", "robust_aggregates") for ext in ("csv", "md", "tex")),
           "expert_usage.csv", "expert_usage.md", "eval_episodes.csv"]
-FIGURES = [f"{name}.{ext}" for name in ("learning_curves", "final_router_entropy", "final_return",
+FIGURES = [f"{name}.{ext}" for name in ("learning_curves", "finetune_curves", "final_router_entropy",
+                                        "final_return",
                                         "factorial_effects", "robust_aggregates", "expert_usage",
                                         "eval_episodes", "entropy_scatter")
            for ext in ("pdf", "png")]
@@ -101,7 +103,7 @@ def test_default_config_plans_tasks_x_8_variants_x_seeds(workflow_copy):
     jobs = planned_jobs(workflow_copy)
     assert jobs["train"] == len(config["tasks"]) * 8 * len(config["seeds"])
     assert jobs["warmup"] == len(config["tasks"]) * len(config["seeds"])  # shared by the 8 variants
-    for rule in ["aggregate_final", "aggregate_curves", "plot_learning_curves",
+    for rule in ["aggregate_final", "aggregate_curves", "plot_learning_curves", "plot_finetune_curves",
                  "plot_final_router_entropy", "plot_final_return", "analyse_effects", "plot_effects",
                  "analyse_robust", "plot_robust", "analyse_specialisation", "plot_expert_usage",
                  "plot_eval_episodes", "plot_entropy_scatter", "all"]:
@@ -389,8 +391,8 @@ def test_quick_config_end_to_end_with_real_trainer(tmp_path):
     assert planned_jobs(workdir, *args) == {"plot_final_router_entropy": 1, "plot_final_return": 1, "all": 1}
     script = workdir / "workflow/scripts/plot_learning_curves.py"
     script.write_text(script.read_text() + "\n# edited\n")
-    assert set(planned_jobs(workdir, *args)) == {"plot_learning_curves", "plot_final_router_entropy",
-                                                 "plot_final_return", "all"}
+    assert set(planned_jobs(workdir, *args)) == {"plot_learning_curves", "plot_finetune_curves",
+                                                 "plot_final_router_entropy", "plot_final_return", "all"}
     snakemake(workdir, "--cores", "2", *args)
 
     # A run that diverges after the fact (final.json rewritten) re-aggregates, and is counted.

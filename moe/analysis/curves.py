@@ -75,6 +75,43 @@ def learning_curves(
     return pd.DataFrame(rows, columns=columns)
 
 
+def finetune_curves(
+    runs: pd.DataFrame,
+    group_cols: Sequence[str] = ("task", "variant"),
+    metrics: Sequence[str] = CURVE_METRICS,
+) -> pd.DataFrame:
+    """Long table `[*group_cols, seed, finetune_frames, metric, value]`: each finished
+    run's fine-tuning, aligned at its start.
+
+    `finetune_frames` counts from the end of the run's first phase (the warm-up's last
+    update is at 0, where every variant of a seed starts from the same agent), so seeds
+    whose warm-ups ended at different frames (a learned gate) line up update by update
+    with no resampling. A run with a single phase has no fine-tuning and no rows.
+    """
+    id_cols = [*group_cols, "seed"]
+    rows = []
+    for run in runs[runs["status"] == FINISHED].itertuples(index=False):
+        metrics_csv = Path(run.run_dir) / "metrics.csv"
+        if not metrics_csv.exists():
+            continue
+        data = pd.read_csv(metrics_csv).sort_values("frames")
+        warmup = data["phase"] == data["phase"].iloc[0]
+        if warmup.all():
+            continue
+        start = float(data.loc[warmup, "frames"].iloc[-1])
+        shown = data[~warmup | (data["frames"] == start)]
+        ids = {col: getattr(run, col) for col in id_cols}
+        for metric in metrics:
+            if metric not in shown:
+                continue
+            rows.extend(
+                {**ids, "finetune_frames": frames - start, "metric": metric, "value": value}
+                for frames, value in zip(shown["frames"].astype(float), shown[metric].astype(float), strict=True)
+                if not math.isnan(value)
+            )
+    return pd.DataFrame(rows, columns=[*id_cols, "finetune_frames", "metric", "value"])
+
+
 #: Default return a run must reach for `frames_to_threshold` (config `analysis.return_threshold`).
 RETURN_THRESHOLD = 0.8
 

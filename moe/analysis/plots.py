@@ -45,6 +45,9 @@ def _placeholder(ax, text: str) -> None:
     ax.set_axis_off()
 
 
+CURVE_X_LABELS = {"frames": "frames", "finetune_frames": "frames since fine-tuning began"}
+
+
 def plot_learning_curves(
     curves: pd.DataFrame,
     tasks: Sequence[str],
@@ -52,8 +55,10 @@ def plot_learning_curves(
     paths: Sequence,
     hue: str = "variant",
     metrics: Sequence[str] = CURVE_METRICS,
+    x: str = "frames",
 ):
-    """Rows: metrics; columns: tasks; one line per `hue` value with a 95% `mean_ci` band across seeds."""
+    """Rows: metrics; columns: tasks; one line per `hue` value with a 95% `mean_ci` band
+    across seeds, against `x` (`frames`, or `finetune_frames` of `finetune_curves`)."""
     fig, axes = plt.subplots(
         len(metrics), len(tasks), figsize=(4.2 * len(tasks), 3.2 * len(metrics)), squeeze=False
     )
@@ -65,11 +70,12 @@ def plot_learning_curves(
                 _placeholder(ax, f"{task}\nno data")
                 continue
             sns.lineplot(
-                data=data, x="frames", y="value", hue=hue, hue_order=list(hue_order),
+                data=data, x=x, y="value", hue=hue, hue_order=list(hue_order),
                 errorbar=errorbar(name), ax=ax, legend=(row == 0 and col == len(tasks) - 1),
             )
             ax.set_title(task if row == 0 else "")
             ax.set_ylabel(metric(name).axis_label if col == 0 else "")
+            ax.set_xlabel(CURVE_X_LABELS.get(x, x) if row == len(metrics) - 1 else "")
     legend_axes = [ax for ax in axes.flat if ax.get_legend() is not None]
     for ax in legend_axes:
         sns.move_legend(ax, "upper left", bbox_to_anchor=(1.02, 1.0), title=hue, frameon=False)

@@ -39,6 +39,7 @@ rule aggregate_curves:
         metrics=lambda wildcards: run_files(grid.train_runs(config), "metrics.csv"),
     output:
         curves=final_output(table("learning_curves.csv")),
+        finetune_curves=final_output(table("finetune_curves.csv")),
     log:
         report_log("tables/learning_curves"),
     benchmark:

@@ -25,8 +25,38 @@ rule plot_learning_curves:
         tasks=grid.task_names(config),
         hue="variant",
         hue_order=grid.variants(config),
+        x="frames",
     script:
         "../scripts/plot_learning_curves.py"
+
+
+# The corrections act only in fine-tuning, and on a task with a learned warm-up each
+# seed's fine-tuning starts at a different frame: aligned at its start, it shows how
+# fast each correction moves the router and whether 20 updates saw the end of it.
+use rule plot_learning_curves as plot_finetune_curves with:
+    localrule: True
+    input:
+        curves=table("finetune_curves.csv"),
+    output:
+        pdf=report(
+            final_output(figure("finetune_curves.pdf")),
+            caption="../report/finetune_curves.rst",
+            category="Figures (PDF)",
+        ),
+        png=report(
+            final_output(figure("finetune_curves.png")),
+            caption="../report/finetune_curves.rst",
+            category="Figures",
+        ),
+    log:
+        report_log("figures/finetune_curves"),
+    benchmark:
+        report_benchmark("figures/finetune_curves")
+    params:
+        tasks=grid.task_names(config),
+        hue="variant",
+        hue_order=grid.variants(config),
+        x="finetune_frames",
 
 
 rule plot_final_router_entropy:

@@ -1,4 +1,4 @@
-"""Snakemake script: learning curves of return and router entropy per task."""
+"""Snakemake script: learning curves (whole runs, or fine-tuning aligned at its start) per task."""
 
 import sys
 
@@ -10,4 +10,5 @@ sys.stderr = sys.stdout = open(snakemake.log[0], "w")  # noqa: F821 (injected by
 
 params = snakemake.params  # noqa: F821
 curves = pd.read_csv(snakemake.input.curves, dtype={params.hue: str})  # noqa: F821
-plot_learning_curves(curves, params.tasks, params.hue_order, list(snakemake.output), hue=params.hue)  # noqa: F821
+output = list(snakemake.output)  # noqa: F821
+plot_learning_curves(curves, params.tasks, params.hue_order, output, hue=params.hue, x=params.x)
