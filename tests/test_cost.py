@@ -25,10 +25,20 @@ def test_trainer_cpu_counts_a_seeds_warmup_once(tmp_path):
     assert table.loc["T", "frames"] == (2 * 3 + 6 * 2) * 2048
 
 
-def test_job_records_sum_wall_seconds_and_take_the_peak_memory(tmp_path):
-    for kind, name, seconds, rss in (("warmup", "a/seed1.tsv", 30.0, 400.0), ("train", "x/base/seed1.tsv", 5.5, 450.0)):
-        path = tmp_path / kind / "T" / name
-        path.parent.mkdir(parents=True)
+def test_job_records_count_only_the_runs_own_jobs(tmp_path):
+    runs = [{"task": "T", "variant": variant, "settings": "base", "seed": 1, "warmup_dir": "warmups/T/a/seed1",
+             "run_dir": f"runs/T/{variant}/base/seed1"} for variant in ("baseline", "temporal")]
+    records = (("warmup/T/a/seed1.tsv", 30.0, 400.0), ("train/T/baseline/base/seed1.tsv", 5.5, 450.0),
+               ("train/T/temporal/base/seed1.tsv", 4.0, 420.0),
+               # a sweep's run and warm-up beside the grid's: not the grid's cost
+               ("train/T/temporal/corrections.temporal.coef=3/seed1.tsv", 100.0, 900.0),
+               ("warmup/T/b/seed1.tsv", 200.0, 900.0))
+    for name, seconds, rss in records:
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(f"s\th:m:s\tmax_rss\tcpu_time\n{seconds}\t0:00:30\t{rss}\t1.0\n")
-    record = job_records(str(tmp_path), ["T"]).iloc[0]
-    assert (record["jobs"], record["job_seconds"], record["peak_rss_mb"]) == (2, 35.5, 450.0)
+    record = job_records(runs, str(tmp_path)).iloc[0]
+    # one shared warm-up and two training jobs
+    assert (record["jobs"], record["job_seconds"], record["peak_rss_mb"]) == (3, 39.5, 450.0)
+    (tmp_path / "train/T/temporal/base/seed1.tsv").unlink()  # not run yet: not counted
+    assert job_records(runs, str(tmp_path)).iloc[0]["jobs"] == 2

@@ -8,7 +8,8 @@ Three measures, because each sees a different part:
   time of each PPO update, exact), counting a seed's shared warm-up once and each
   run's fine-tuning updates once: training only, without process start-up and the
   final evaluation;
-- `job s`: the wall seconds of every warm-up and training job, from Snakemake's
+- `job s`: the wall seconds of every warm-up and training job of the grid (not its
+  sweeps'), from Snakemake's
   benchmark records (`s`): everything a job did, one core each; inflated if other
   work shared the cores;
 - `peak RSS MB`: the largest `max_rss` of those records.
@@ -20,7 +21,6 @@ job used after its last sample, most of a short fine-tuning job: it is not used.
 from __future__ import annotations
 
 import argparse
-import glob
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -55,22 +55,35 @@ def trainer_cpu(runs: Sequence[Mapping]) -> pd.DataFrame:
     return table.groupby("task", sort=False).sum().reset_index()
 
 
-def job_records(benchmarks_dir: str, tasks: Sequence[str]) -> pd.DataFrame:
-    """Per task: jobs, their wall seconds and peak RSS, from every warm-up and train benchmark record."""
+def benchmark_records(runs: Sequence[Mapping], benchmarks_dir: str) -> dict[str, str]:
+    """`{path: task}` of the benchmark record of every job the runs need: each run's
+    training job and each distinct warm-up job (the `train` and `warmup` rules' paths),
+    so that the records of other runs in the same directory (a sweep's) are not counted."""
+    records = {}
+    for run in runs:
+        task, warmup = run["task"], Path(run["warmup_dir"])  # {warmups_dir}/{task}/{signature}/seed{seed}
+        records[os.path.join(benchmarks_dir, "warmup", task, warmup.parent.name, f"{warmup.name}.tsv")] = task
+        records[os.path.join(benchmarks_dir, "train", task, run["variant"], run["settings"],
+                             f"seed{run['seed']}.tsv")] = task
+    return records
+
+
+def job_records(runs: Sequence[Mapping], benchmarks_dir: str) -> pd.DataFrame:
+    """Per task: jobs recorded, their wall seconds and peak RSS, from the benchmark
+    records of the runs' own warm-up and training jobs (a job not run yet has none)."""
+    records = benchmark_records(runs, benchmarks_dir)
     rows = []
-    for task in tasks:
-        paths = [*glob.glob(os.path.join(benchmarks_dir, "warmup", task, "**", "*.tsv"), recursive=True),
-                 *glob.glob(os.path.join(benchmarks_dir, "train", task, "**", "*.tsv"), recursive=True)]
-        records = pd.concat([pd.read_csv(path, sep="\t") for path in paths]) if paths else pd.DataFrame()
+    for task in dict.fromkeys(run["task"] for run in runs):
+        paths = [path for path, owner in records.items() if owner == task and os.path.exists(path)]
+        table = pd.concat([pd.read_csv(path, sep="\t") for path in paths]) if paths else pd.DataFrame()
         rows.append({"task": task, "jobs": len(paths),
-                     "job_seconds": float(records["s"].sum()) if paths else 0.0,
-                     "peak_rss_mb": float(records["max_rss"].max()) if paths else float("nan")})
+                     "job_seconds": float(table["s"].sum()) if paths else 0.0,
+                     "peak_rss_mb": float(table["max_rss"].max()) if paths else float("nan")})
     return pd.DataFrame(rows)
 
 
 def cost_table(runs: Sequence[Mapping], benchmarks_dir: str, baseline_returns: Mapping[str, float]) -> pd.DataFrame:
-    tasks = list(dict.fromkeys(run["task"] for run in runs))
-    table = trainer_cpu(runs).merge(job_records(benchmarks_dir, tasks), on="task", how="outer")
+    table = trainer_cpu(runs).merge(job_records(runs, benchmarks_dir), on="task", how="outer")
     table["baseline_return"] = table["task"].map(baseline_returns)
     total = table.drop(columns=["task", "baseline_return", "peak_rss_mb"]).sum()
     table = pd.concat([table, pd.DataFrame([{"task": "all", **total, "peak_rss_mb": table["peak_rss_mb"].max()}])],
