@@ -22,13 +22,21 @@ def package_versions() -> dict[str, str | None]:
     return versions
 
 
-def git_revision() -> str | None:
-    """The source checkout's commit, with '-dirty' when it has uncommitted changes."""
-    source = Path(__file__).resolve().parent.parent
+#: The project's checkout, whose commit a run records.
+SOURCE = Path(__file__).resolve().parent.parent
+
+
+def git_revision(source: Path = SOURCE) -> str | None:
+    """The checkout's commit, with '-dirty' when its code has uncommitted changes.
+
+    Changes under `results/` do not count: the committed reference results are the
+    workflow's outputs, and a study running in a checkout changes them as runs land.
+    """
     try:
         revision = subprocess.run(["git", "rev-parse", "HEAD"], cwd=source, capture_output=True,
                                   text=True, check=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=source,
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+                                ":(exclude)results"], cwd=source,
                                capture_output=True, text=True, check=True, timeout=10).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None

@@ -2,8 +2,10 @@
 
 import json
 import shutil
+import subprocess
 
 from moe.analysis.reference import compare_cells, compare_runs, verdict
+from moe.provenance import git_revision
 from tests.fakeruns import write_fake_run
 
 TASK = "MultiIntent-Hunt-6x6-v0"
@@ -46,3 +48,23 @@ def test_a_changed_run_and_a_shifted_cell_are_named(tmp_path):
     assert outside[["variant", "metric"]].values.tolist() == [["baseline", "return_mean"]]
     text = verdict(per_run, per_cell)
     assert "4 of 9 runs" in text and "1 missing" in text and "baseline return_mean" in text
+
+
+def test_git_revision_is_dirty_for_code_changes_not_for_results(tmp_path):
+    def git(*args):
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=tmp_path, check=True,
+                       capture_output=True)
+
+    (tmp_path / "moe").mkdir()
+    (tmp_path / "results").mkdir()
+    (tmp_path / "moe" / "train.py").write_text("a = 1\n")
+    (tmp_path / "results" / "final.json").write_text("{}\n")
+    git("init", "-q")
+    git("add", ".")
+    git("commit", "-q", "-m", "init")
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=tmp_path, capture_output=True, text=True).stdout.strip()
+    assert git_revision(tmp_path) == head
+    (tmp_path / "results" / "final.json").write_text('{"return_mean": 0.9}\n')  # a run landed
+    assert git_revision(tmp_path) == head
+    (tmp_path / "moe" / "train.py").write_text("a = 2\n")
+    assert git_revision(tmp_path) == head + "-dirty"
