@@ -27,11 +27,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from moe.analysis.curves import first_phase_rows
 from moe.analysis.tables import to_markdown
-
-
-def _first_phase_rows(metrics: pd.DataFrame) -> pd.Series:
-    return metrics["phase"] == metrics["phase"].iloc[0]
 
 
 def trainer_cpu(runs: Sequence[Mapping]) -> pd.DataFrame:
@@ -42,7 +39,7 @@ def trainer_cpu(runs: Sequence[Mapping]) -> pd.DataFrame:
         if not path.exists():
             continue
         metrics = pd.read_csv(path)
-        warmup = _first_phase_rows(metrics)
+        warmup = first_phase_rows(metrics)
         key = (run["task"], run["seed"], run.get("warmup_dir"))
         if key not in warmups_seen:  # the shared first phase: one job per seed
             warmups_seen.add(key)

@@ -75,6 +75,12 @@ def learning_curves(
     return pd.DataFrame(rows, columns=columns)
 
 
+def first_phase_rows(metrics_df: pd.DataFrame) -> pd.Series:
+    """Which rows of a run's `metrics.csv` (in update order) belong to its first phase,
+    the warm-up that every variant of a seed shares."""
+    return metrics_df["phase"] == metrics_df["phase"].iloc[0]
+
+
 def finetune_curves(
     runs: pd.DataFrame,
     group_cols: Sequence[str] = ("task", "variant"),
@@ -95,7 +101,7 @@ def finetune_curves(
         if not metrics_csv.exists():
             continue
         data = pd.read_csv(metrics_csv).sort_values("frames")
-        warmup = data["phase"] == data["phase"].iloc[0]
+        warmup = first_phase_rows(data)
         if warmup.all():
             continue
         start = float(data.loc[warmup, "frames"].iloc[-1])
@@ -137,8 +143,7 @@ def sample_efficiency(metrics_df: pd.DataFrame, threshold: float = RETURN_THRESH
     reached = first_reaching(data["return_mean"].tolist(), threshold)
     out["frames_to_threshold"] = float(data["frames"].iloc[reached - 1]) if reached else NEVER
     if "phase" in data:
-        first_phase = data["phase"].iloc[0]
-        data = data[data["phase"] != first_phase]
+        data = data[~first_phase_rows(data)]
     finetune = data.dropna(subset=["return_mean"])
     frames = finetune["frames"].to_numpy(dtype=float)
     returns = finetune["return_mean"].to_numpy(dtype=float)
