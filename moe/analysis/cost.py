@@ -8,10 +8,9 @@ Three measures, because each sees a different part:
   time of each PPO update, exact), counting a seed's shared warm-up once and each
   run's fine-tuning updates once: training only, without process start-up and the
   final evaluation;
-- `job s`: the wall seconds of every warm-up and training job of the grid (not its
-  sweeps'), from Snakemake's
-  benchmark records (`s`): everything a job did, one core each; inflated if other
-  work shared the cores;
+- `job s`: the wall seconds of every warm-up and training job of the grid (not of
+  its sweeps), from Snakemake's benchmark records (`s`): everything a job did, one
+  core each; inflated if other work shared the cores;
 - `peak RSS MB`: the largest `max_rss` of those records.
 
 (Snakemake's own `cpu_time` column samples the process every 30 s and misses what a

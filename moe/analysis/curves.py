@@ -33,6 +33,16 @@ def resample_curve(frames: np.ndarray, values: np.ndarray, grid: np.ndarray) -> 
     return out
 
 
+def _finished_metrics(runs: pd.DataFrame) -> list[tuple]:
+    """`(run, its metrics.csv in update order)` for each finished run that has one."""
+    loaded = []
+    for run in runs[runs["status"] == FINISHED].itertuples(index=False):
+        metrics_csv = Path(run.run_dir) / "metrics.csv"
+        if metrics_csv.exists():
+            loaded.append((run, pd.read_csv(metrics_csv).sort_values("frames")))
+    return loaded
+
+
 def learning_curves(
     runs: pd.DataFrame,
     group_cols: Sequence[str] = ("task", "variant"),
@@ -46,12 +56,7 @@ def learning_curves(
     sizes differ. Diverged, failed and missing runs have no curve (the tables count them).
     """
     id_cols = [*group_cols, "seed"]
-    finished = runs[runs["status"] == FINISHED]
-    loaded = []
-    for run in finished.itertuples(index=False):
-        metrics_csv = Path(run.run_dir) / "metrics.csv"
-        if metrics_csv.exists():
-            loaded.append((run, pd.read_csv(metrics_csv).sort_values("frames")))
+    loaded = _finished_metrics(runs)
     columns = [*id_cols, "frames", "metric", "value"]
     if not loaded:
         return pd.DataFrame(columns=columns)
@@ -96,11 +101,7 @@ def finetune_curves(
     """
     id_cols = [*group_cols, "seed"]
     rows = []
-    for run in runs[runs["status"] == FINISHED].itertuples(index=False):
-        metrics_csv = Path(run.run_dir) / "metrics.csv"
-        if not metrics_csv.exists():
-            continue
-        data = pd.read_csv(metrics_csv).sort_values("frames")
+    for run, data in _finished_metrics(runs):
         warmup = first_phase_rows(data)
         if warmup.all():
             continue

@@ -52,10 +52,7 @@ use rule plot_learning_curves as plot_finetune_curves with:
         report_log("figures/finetune_curves"),
     benchmark:
         report_benchmark("figures/finetune_curves")
-    params:
-        tasks=grid.task_names(config),
-        hue="variant",
-        hue_order=grid.variants(config),
+    params:  # keyword params not named here are plot_learning_curves' own
         x="finetune_frames",
 
 
