@@ -317,8 +317,10 @@ def test_plots_write_pdf_and_png_even_with_empty_panels(tmp_path):
     plot_learning_curves(finetune_curves(table), ["T", "EmptyTask"], order, finetune_paths, x="finetune_frames")
     curve_paths += finetune_paths
     final_paths = [tmp_path / "final.pdf", tmp_path / "final.png"]
-    plot_final_metrics(table, ["router_entropy", "return_mean"], ["T", "EmptyTask"], order, final_paths,
-                       reference_lines={"router_entropy": entropy_reference_lines(4)})
+    figure = plot_final_metrics(table, ["router_entropy", "return_mean"], ["T", "EmptyTask"], order, final_paths,
+                                reference_lines={"router_entropy": entropy_reference_lines(4)}, xlabel="the variant")
+    # Only the bottom row labels its x axis (EmptyTask's placeholder panel has none).
+    assert [ax.get_xlabel() for ax in figure.axes[::2]] == ["", "the variant"]
     for path in curve_paths + final_paths:
         assert path.stat().st_size > 1000
     assert [label for _, label in entropy_reference_lines(4)] == ["ln 2", "ln 4"]
@@ -328,6 +330,6 @@ def test_plots_write_pdf_and_png_even_with_empty_panels(tmp_path):
     np.random.seed(12345)  # whatever state the generator is in
     again = [tmp_path / "again.pdf", tmp_path / "again.png"]
     plot_final_metrics(table, ["router_entropy", "return_mean"], ["T", "EmptyTask"], order, again,
-                       reference_lines={"router_entropy": entropy_reference_lines(4)})
+                       reference_lines={"router_entropy": entropy_reference_lines(4)}, xlabel="the variant")
     for first, second in zip(final_paths, again, strict=True):
         assert first.read_bytes() == second.read_bytes(), first.suffix

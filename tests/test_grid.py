@@ -60,6 +60,9 @@ def test_a_sweep_value_equal_to_the_grids_setting_is_the_grids_run():
     assert encoder == {"gat-small": "model.gat_dim=16,model.gat_layers=2", "cnn": "model.encoder=cnn",
                        "gat-default": "base"}
     assert grid.sweep_values(CONFIG, "encoder") == ["gat-small", "cnn", "gat-default"]
+    # A figure's x axis names what its sweep varies, and for which variant.
+    assert grid.sweep_axis_label(CONFIG, "t") == "corrections.temporal.coef (temporal)"
+    assert grid.sweep_axis_label(CONFIG, "encoder") == "setting"
     with pytest.raises(KeyError, match="not in the config's sweeps"):
         grid.sweep_runs(CONFIG, "nope")
 

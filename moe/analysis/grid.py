@@ -290,6 +290,12 @@ def sweep_entry(config: Mapping, sweep: str) -> Mapping:
         raise KeyError(f"sweep {sweep!r} is not in the config's sweeps: {', '.join(config['sweeps'])}") from None
 
 
+def sweep_axis_label(config: Mapping, sweep: str) -> str:
+    """What the sweep varies, for its figure's x axis: the key and the variant it is set for."""
+    entry = sweep_entry(config, sweep)
+    return f"{entry['key']} ({entry['variant']})" if "key" in entry else "setting"
+
+
 def sweep_values(config: Mapping, sweep: str) -> list[str]:
     """The sweep's setting labels, in config order (its figure's x axis)."""
     return list(_sweep_settings(sweep_entry(config, sweep)))

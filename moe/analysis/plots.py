@@ -92,9 +92,11 @@ def plot_final_metrics(
     paths: Sequence,
     x: str = "variant",
     reference_lines: Mapping[str, Sequence[tuple[float, str]]] | None = None,
+    xlabel: str | None = None,
 ):
     """Rows: metrics; columns: tasks. Each run that counts as a dot (grey: finished;
     red: diverged, at its failure score), and per `x` value the mean with its 95% `mean_ci` bar.
+    The bottom row's x axis is labelled `xlabel` (default: the column `x`).
 
     `reference_lines` maps a metric to `(y, label)` pairs drawn as dashed lines.
     """
@@ -125,7 +127,7 @@ def plot_final_metrics(
             if metric(name).unit == "nats":
                 ax.set_ylim(bottom=0.0)  # entropies are >= 0; keeps ln 2 and ln K in proportion
             ax.set_title(task if row == 0 else "")
-            ax.set_xlabel(x if row == len(metrics) - 1 else "")
+            ax.set_xlabel((xlabel or x) if row == len(metrics) - 1 else "")
             ax.set_ylabel(metric(name).axis_label if col == 0 else "")
             ax.tick_params(axis="x", labelrotation=60)
             for label in ax.get_xticklabels():

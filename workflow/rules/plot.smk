@@ -79,6 +79,7 @@ rule plot_final_router_entropy:
         metrics=["router_entropy"],
         entropy_reference_lines=True,
         x="variant",
+        xlabel="variant",
         order=grid.variants(config),
         tasks=grid.task_names(config),
     script:

@@ -60,6 +60,7 @@ use rule plot_final_router_entropy as plot_sweep with:
         metrics=["router_entropy", "router_mutual_information", "intent_mutual_information_normalized", "return_mean"],
         entropy_reference_lines=True,
         x="setting",
+        xlabel=lambda wildcards: grid.sweep_axis_label(config, wildcards.sweep),
         order=lambda wildcards: grid.sweep_values(config, wildcards.sweep),
         tasks=lambda wildcards: sorted(
             {run["task"] for run in grid.sweep_runs(config, wildcards.sweep)},

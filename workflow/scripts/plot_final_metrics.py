@@ -18,4 +18,4 @@ if params.entropy_reference_lines:
     if not experts.empty:
         reference_lines["router_entropy"] = entropy_reference_lines(int(experts.max()))
 plot_final_metrics(runs, params.metrics, params.tasks, params.order, list(snakemake.output),  # noqa: F821
-                   x=params.x, reference_lines=reference_lines)
+                   x=params.x, xlabel=params.xlabel, reference_lines=reference_lines)
