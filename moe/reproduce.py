@@ -1,0 +1,134 @@
+"""Retrain committed runs from scratch with the settings they record, and compare.
+
+    python -m moe.reproduce RUN_DIR [RUN_DIR ...] --out DIR
+    python -m moe.reproduce --sample 2 --seed 20261202 --out DIR   # runs drawn from results/reference/runs
+
+A run's `config.yaml` records its task, variant, seed, frames and the full resolved
+trainer configuration; `moe-train` with exactly those (its whole first phase trained
+here, not started from a shared warm-up) must give the same `final.json` and
+`eval_episode.csv`, byte for byte, and the same `metrics.csv` but for its wall-clock
+columns, on the machine type the run was made on (docs/DESIGN.md, "Reproducibility").
+Each run is retrained into `DIR/<task>/<variant>/<settings>/seed<N>/`; the exit status
+is 1 if any file differs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from moe.train import TIMING_COLUMNS
+
+REFERENCE_RUNS = Path("results/reference/runs")
+TRAINER = (sys.executable, "-m", "moe.train")
+#: Compared byte for byte; metrics.csv is compared without its wall-clock columns.
+EXACT_FILES = ["final.json", "eval_episode.csv"]
+
+
+class ReproduceError(Exception):
+    """A run directory that cannot be retrained: no readable record of its settings."""
+
+
+def recorded_settings(run_dir: Path) -> tuple[dict, dict]:
+    """The run's `run` (env_id, variant, seed, frames) and `config` sections of its config.yaml."""
+    path = run_dir / "config.yaml"
+    try:
+        record = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as error:
+        raise ReproduceError(f"{path}: cannot read the run's record ({error})") from error
+    if not isinstance(record, dict) or not {"run", "config"} <= record.keys():
+        raise ReproduceError(f"{path}: not a run record (needs its 'run' and 'config' sections)")
+    run = record["run"]
+    missing = [key for key in ("env_id", "variant", "seed", "frames") if key not in run]
+    if missing:
+        raise ReproduceError(f"{path}: the 'run' section lacks {', '.join(missing)}")
+    return run, record["config"]
+
+
+def retrain_command(run_dir: Path, out_dir: Path, trainer: Sequence[str] = TRAINER) -> list[str]:
+    """The `moe-train` command that retrains the run into `out_dir/run` (its config written beside it)."""
+    run, config = recorded_settings(run_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    config_path = out_dir / "recorded_config.yaml"
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return [*trainer, "--env", str(run["env_id"]), "--variant", str(run["variant"]),
+            "--seed", str(run["seed"]), "--frames", str(run["frames"]), "--config", str(config_path),
+            "--out", str(out_dir / "run")]
+
+
+def differences(reference_dir: Path, retrained_dir: Path) -> list[str]:
+    """The files of the retrained run that differ from the reference's (empty: reproduced)."""
+    differing = []
+    for name in EXACT_FILES:
+        mine, theirs = retrained_dir / name, reference_dir / name
+        if not mine.exists() or not theirs.exists() or mine.read_bytes() != theirs.read_bytes():
+            differing.append(name)
+    mine, theirs = retrained_dir / "metrics.csv", reference_dir / "metrics.csv"
+    if not mine.exists() or not theirs.exists():
+        differing.append("metrics.csv")
+    else:
+        # As text: a float's digits, not its parse, are what was written.
+        mine, theirs = (pd.read_csv(path, dtype=str).drop(columns=TIMING_COLUMNS, errors="ignore")
+                        for path in (mine, theirs))
+        if not mine.equals(theirs):
+            differing.append("metrics.csv (timing columns aside)")
+    return differing
+
+
+def reproduce(run_dir: Path, out_dir: Path, trainer: Sequence[str] = TRAINER) -> list[str]:
+    """Retrain one run into `out_dir` and return the files that differ from its own."""
+    if (out_dir / "run").exists():
+        raise ReproduceError(f"{out_dir / 'run'} exists: remove it or choose another --out "
+                             "(the trainer would resume it instead of training from scratch)")
+    command = retrain_command(run_dir, out_dir, trainer)
+    with open(out_dir / "train.log", "w") as log:
+        status = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT).returncode
+    if status != 0:
+        raise ReproduceError(f"{run_dir}: moe-train exited with status {status}; see {out_dir / 'train.log'}")
+    return differences(run_dir, out_dir / "run")
+
+
+def sample_runs(runs_dir: Path, count: int, seed: int) -> list[Path]:
+    """`count` finished runs drawn without replacement from `runs_dir`, the same ones for the same seed."""
+    finished = sorted(path.parent for path in runs_dir.glob("*/*/*/seed*/final.json"))
+    if count > len(finished):
+        raise ReproduceError(f"{runs_dir} holds {len(finished)} finished runs, fewer than --sample {count}")
+    return random.Random(seed).sample(finished, count)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m moe.reproduce", description=__doc__.splitlines()[0])
+    parser.add_argument("run_dirs", nargs="*", type=Path, metavar="RUN_DIR")
+    parser.add_argument("--sample", type=int, metavar="N", help="draw N runs from --runs-dir instead")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the draw")
+    parser.add_argument("--runs-dir", type=Path, default=REFERENCE_RUNS)
+    parser.add_argument("--out", type=Path, required=True, help="where the runs are retrained")
+    args = parser.parse_args(argv)
+    if bool(args.run_dirs) == (args.sample is not None):
+        parser.error("give either RUN_DIRs or --sample N")
+    try:
+        run_dirs = args.run_dirs or sample_runs(args.runs_dir, args.sample, args.seed)
+        failed = 0
+        for run_dir in run_dirs:
+            parts = run_dir.parts[-4:]  # task, variant, settings, seed<N>
+            print(f"{run_dir}: retraining ...", flush=True)
+            differing = reproduce(run_dir, args.out.joinpath(*parts))
+            failed += bool(differing)
+            print(f"{run_dir}: " + ("reproduced (final.json, eval_episode.csv and metrics.csv identical)"
+                                    if not differing else "DIFFERS in " + ", ".join(differing)), flush=True)
+    except ReproduceError as error:
+        print(f"python -m moe.reproduce: error: {error}", file=sys.stderr)
+        return 2
+    print(f"{len(run_dirs) - failed} of {len(run_dirs)} runs reproduced")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
