@@ -7,7 +7,8 @@ A run's `config.yaml` records its task, variant, seed, frames and the full resol
 trainer configuration; `moe-train` with exactly those (its whole first phase trained
 here, not started from a shared warm-up) must give the same `final.json` and
 `eval_episode.csv`, byte for byte, and the same `metrics.csv` but for its wall-clock
-columns, on the machine type the run was made on (docs/DESIGN.md, "Reproducibility").
+columns, on the machine type the run was made on (the trainer is deterministic:
+tests/test_train.py::test_same_seed_gives_identical_outputs).
 Each run is retrained into `DIR/<task>/<variant>/<settings>/seed<N>/`; the exit status
 is 1 if any file differs.
 """

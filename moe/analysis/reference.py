@@ -4,7 +4,7 @@ Two questions, two tables:
 
 - per run: is `final.json` identical to the reference's? On the machine type the
   reference was made on, the same config and seed must give the same file (the
-  trainer is deterministic; `docs/DESIGN.md`, "Reproducibility").
+  trainer is deterministic: `tests/test_train.py::test_same_seed_gives_identical_outputs`).
 - per task, variant and headline metric: does the regenerated mean over seeds fall
   inside the reference's 95% interval? On another machine type numbers drift in the
   last bits and runs diverge from there, so only this statistical comparison applies.
