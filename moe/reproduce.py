@@ -29,8 +29,17 @@ from moe.train import TIMING_COLUMNS
 
 REFERENCE_RUNS = Path("results/reference/runs")
 TRAINER = (sys.executable, "-m", "moe.train")
-#: Compared byte for byte; metrics.csv is compared without its wall-clock columns.
-EXACT_FILES = ["final.json", "eval_episode.csv"]
+
+
+def _without_timing(path: Path) -> str:
+    # Read as text: a float's digits, not its parse, are what was written.
+    return pd.read_csv(path, dtype=str).drop(columns=TIMING_COLUMNS, errors="ignore").to_csv(index=False)
+
+
+#: What is compared of each file, under the name a difference is reported by.
+COMPARED = {"final.json": ("final.json", Path.read_bytes),
+            "eval_episode.csv": ("eval_episode.csv", Path.read_bytes),
+            "metrics.csv (timing columns aside)": ("metrics.csv", _without_timing)}
 
 
 class ReproduceError(Exception):
@@ -65,21 +74,12 @@ def retrain_command(run_dir: Path, out_dir: Path, trainer: Sequence[str] = TRAIN
 
 
 def differences(reference_dir: Path, retrained_dir: Path) -> list[str]:
-    """The files of the retrained run that differ from the reference's (empty: reproduced)."""
+    """The files of the retrained run that differ from the reference's, or are missing (empty: reproduced)."""
     differing = []
-    for name in EXACT_FILES:
+    for label, (name, content) in COMPARED.items():
         mine, theirs = retrained_dir / name, reference_dir / name
-        if not mine.exists() or not theirs.exists() or mine.read_bytes() != theirs.read_bytes():
-            differing.append(name)
-    mine, theirs = retrained_dir / "metrics.csv", reference_dir / "metrics.csv"
-    if not mine.exists() or not theirs.exists():
-        differing.append("metrics.csv")
-    else:
-        # As text: a float's digits, not its parse, are what was written.
-        mine, theirs = (pd.read_csv(path, dtype=str).drop(columns=TIMING_COLUMNS, errors="ignore")
-                        for path in (mine, theirs))
-        if not mine.equals(theirs):
-            differing.append("metrics.csv (timing columns aside)")
+        if not mine.exists() or not theirs.exists() or content(mine) != content(theirs):
+            differing.append(label)
     return differing
 
 
