@@ -131,6 +131,15 @@ def _validate_phases(phases: list[dict]) -> None:
         if "until_return" in phase and (index > 0 or len(phases) == 1):
             raise ConfigError(f"config key phases.{index}.until_return: only the first of several phases can end "
                               "early (its return gate shortens the warm-up that the later phases start from)")
+        if "until_settled" in phase and (index < len(phases) - 1 or len(phases) == 1):
+            raise ConfigError(f"config key phases.{index}.until_settled: only the last of several phases can end "
+                              "once the router has settled (the run ends with it)")
+
+
+def phase_config(config: dict, phase: str) -> dict:
+    """The config in force during `phase`: its `set` (e.g. router_entropy_coef: 0) applied over the run's."""
+    overrides = next(entry.get("set") for entry in config["phases"] if entry["name"] == phase)
+    return merge(config, overrides) if overrides else config
 
 
 def phase_at(phases: list[dict], fraction_done: float) -> str:

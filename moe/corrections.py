@@ -1,7 +1,8 @@
 """The router corrections, each a named loss term in a registry (docs/DESIGN.md, "The loss, per phase").
 
-A correction is a function of the minibatch's router and expert outputs that
-returns a scalar, added to the PPO loss times its configured coefficient in the
+A correction is a function of the agent's whole output on a minibatch
+(`CorrectionBatch`: router logits, alpha, expert logits, value, the previous step's
+alpha) that returns a scalar, added to the PPO loss times its configured coefficient in the
 phases its config lists. Adding a correction is one decorated function here plus
 one entry under `corrections:` in `moe/default_config.yaml`; the workflow's grid
 of variants grows from the workflow config's list (`balance` is the worked example).
@@ -15,18 +16,40 @@ from dataclasses import dataclass, field
 import torch
 
 from moe.errors import ConfigError
-from moe.metrics import entropy, expert_cosines
+from moe.model import AgentOutput
+from moe.router_statistics import entropy, expert_cosines
 
 
 @dataclass(frozen=True)
-class RouterBatch:
-    """What a loss term sees of one minibatch."""
+class CorrectionBatch:
+    """What a correction's term sees of one minibatch of B samples (docs/DESIGN.md, "Corrections").
 
-    alpha: torch.Tensor  # (B, K) router mixing weights
-    log_alpha: torch.Tensor  # (B, K)
-    expert_logits: torch.Tensor  # (B, K, A) action logits of each expert
-    prev_alpha: torch.Tensor  # (B, K) router output at the previous step, stored in the rollout (constant)
-    episode_start: torch.Tensor  # (B,) bool: first step of an episode, no previous intent
+    `output` is the current network's whole output on the minibatch, with gradients:
+    `router_logits` (B, K), `log_alpha` and `alpha` (B, K), `expert_logits` (B, K, A),
+    `action_log_probs` (B, A), `value` (B,); each is also an attribute of the batch.
+    `previous_alpha` (B, K) is alpha_{t-1} as stored when the rollout was collected
+    (uniform where the step starts an episode), a constant. `episode_start` (B,) is true
+    on an episode's first step. `previous_output` is the current network's output on
+    the same environment's previous step, without gradients, or None: it costs a
+    second forward pass, so it is computed only for a correction whose
+    `uses_previous_output` says so.
+    """
+
+    output: AgentOutput
+    previous_alpha: torch.Tensor
+    episode_start: torch.Tensor
+    previous_output: AgentOutput | None = None
+    # exp(log_alpha) once, shared by every term: one node in the graph, one order of summing gradients.
+    alpha: torch.Tensor = field(init=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "alpha", self.output.alpha)
+
+    router_logits = property(lambda self: self.output.router_logits)
+    log_alpha = property(lambda self: self.output.log_alpha)
+    expert_logits = property(lambda self: self.output.expert_logits)
+    action_log_probs = property(lambda self: self.output.action_log_probs)
+    value = property(lambda self: self.output.value)
 
 
 @dataclass(frozen=True)
@@ -37,14 +60,18 @@ class Correction:
     options: dict[str, tuple] = field(default_factory=dict)
     # entropy_min flips the sign of the router-entropy term, so the bonus must go.
     replaces_router_entropy_bonus: bool = False
+    # options -> whether the term reads `previous_output` (a second forward pass per minibatch)
+    uses_previous_output: Callable[[dict], bool] = lambda options: False
 
 
 CORRECTIONS: dict[str, Correction] = {}
 
 
-def correction(name: str, options: dict[str, tuple] | None = None, replaces_router_entropy_bonus: bool = False):
+def correction(name: str, options: dict[str, tuple] | None = None, replaces_router_entropy_bonus: bool = False,
+               uses_previous_output: Callable[[dict], bool] = lambda options: False):
     def register(term):
-        CORRECTIONS[name] = Correction(name, term, options or {}, replaces_router_entropy_bonus)
+        CORRECTIONS[name] = Correction(name, term, options or {}, replaces_router_entropy_bonus,
+                                       uses_previous_output)
         return term
 
     return register
@@ -56,23 +83,38 @@ def router_entropy(alpha: torch.Tensor, log_alpha: torch.Tensor) -> torch.Tensor
 
 
 @correction("entropy_min", replaces_router_entropy_bonus=True)
-def entropy_min(batch: RouterBatch) -> torch.Tensor:
+def entropy_min(batch: CorrectionBatch) -> torch.Tensor:
     """+H(alpha): minimising it pushes the router to commit."""
     return router_entropy(batch.alpha, batch.log_alpha)
 
 
-@correction("temporal", options={"divergence": ("kl", "mse")})
-def temporal(batch: RouterBatch, divergence: str) -> torch.Tensor:
-    """mean_t m_t D(alpha_t, alpha_{t-1}), m_t = 0 on an episode's first step.
+def _jensen_shannon(alpha: torch.Tensor, log_alpha: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """JS(alpha, target) = H((alpha + target) / 2) - (H(alpha) + H(target)) / 2, at most ln 2."""
+    return entropy((alpha + target) / 2) - (entropy(alpha, log_alpha) + entropy(target)) / 2
 
-    D is KL(alpha_t || alpha_{t-1}) (`kl`) or the squared distance ||alpha_t - alpha_{t-1}||^2
-    (`mse`), the two forms the problem statement gives. Masked steps count as 0 in the mean.
+
+_DIVERGENCES = {
+    # KL(alpha_t || target): unbounded; the target is clamped at the smallest normal float.
+    "kl": lambda alpha, log_alpha, target: (
+        alpha * (log_alpha - torch.log(target.clamp_min(torch.finfo(target.dtype).tiny)))).sum(-1),
+    "mse": lambda alpha, log_alpha, target: ((alpha - target) ** 2).sum(-1),
+    "js": _jensen_shannon,
+}
+
+
+@correction("temporal", options={"divergence": tuple(_DIVERGENCES), "target": ("rollout", "current")},
+            uses_previous_output=lambda options: options["target"] == "current")
+def temporal(batch: CorrectionBatch, divergence: str, target: str) -> torch.Tensor:
+    """mean_t m_t D(alpha_t, sg(alpha_{t-1})), m_t = 0 on an episode's first step.
+
+    D is KL(alpha_t || alpha_{t-1}) (`kl`), the squared distance ||alpha_t - alpha_{t-1}||^2
+    (`mse`) or the Jensen-Shannon divergence (`js`, at most ln 2). alpha_{t-1} is the
+    router's output at the same environment's previous step: as stored when the rollout
+    was collected (`rollout`), or the current network's on that step's inputs, without
+    gradient (`current`). Masked steps count as 0 in the mean.
     """
-    if divergence == "kl":
-        log_prev = torch.log(batch.prev_alpha.clamp_min(torch.finfo(batch.prev_alpha.dtype).tiny))
-        per_step = (batch.alpha * (batch.log_alpha - log_prev)).sum(-1)
-    else:
-        per_step = ((batch.alpha - batch.prev_alpha) ** 2).sum(-1)
+    previous = batch.previous_alpha if target == "rollout" else batch.previous_output.alpha.detach()
+    per_step = _DIVERGENCES[divergence](batch.alpha, batch.log_alpha, previous)
     return torch.where(batch.episode_start, torch.zeros_like(per_step), per_step).mean()
 
 
@@ -87,7 +129,7 @@ _SIMILARITY = {
 
 
 @correction("overlap", options={"similarity": tuple(_SIMILARITY)})
-def overlap(batch: RouterBatch, similarity: str) -> torch.Tensor:
+def overlap(batch: CorrectionBatch, similarity: str) -> torch.Tensor:
     """mean_t sum_{i != j} alpha_ti alpha_tj s(cos(c_i, c_j)), c_k expert k's mean-centred logits.
 
     s is max(0, cos) (`positive`), cos (`signed`) or cos^2 (`squared`). A router may
@@ -100,7 +142,7 @@ def overlap(batch: RouterBatch, similarity: str) -> torch.Tensor:
 
 
 @correction("balance")
-def balance(batch: RouterBatch) -> torch.Tensor:
+def balance(batch: CorrectionBatch) -> torch.Tensor:
     """-H(mean_batch alpha): load balancing, as in Switch-Transformer MoEs.
 
     Minimising it spreads the minibatch's total routing over the experts. Together
@@ -108,6 +150,17 @@ def balance(batch: RouterBatch) -> torch.Tensor:
     information between state and expert: commit per state, not to one expert everywhere.
     """
     return -entropy(batch.alpha.mean(0))
+
+
+@correction("zloss")
+def zloss(batch: CorrectionBatch) -> torch.Tensor:
+    """mean_t (log sum_k exp z_tk)^2 over the router logits z: the ST-MoE router z-loss.
+
+    It keeps the router's logits small, which keeps its softmax responsive; it says
+    nothing about which expert to use. Outside the default grid: the worked example of
+    a correction that reads what the router computes before its softmax.
+    """
+    return (torch.logsumexp(batch.router_logits, dim=-1) ** 2).mean()
 
 
 def validate_correction_names(configured: dict) -> None:
@@ -141,8 +194,15 @@ def validate_corrections(configured: dict, phase_names: list[str]) -> None:
                 )
 
 
-def correction_loss(name: str, settings: dict, batch: RouterBatch) -> torch.Tensor:
+def _options(name: str, settings: dict) -> dict:
+    return {option: settings.get(option, values[0]) for option, values in CORRECTIONS[name].options.items()}
+
+
+def correction_loss(name: str, settings: dict, batch: CorrectionBatch) -> torch.Tensor:
     """The unweighted value of a configured correction's term on a minibatch."""
-    entry = CORRECTIONS[name]
-    options = {option: settings.get(option, values[0]) for option, values in entry.options.items()}
-    return entry.term(batch, **options)
+    return CORRECTIONS[name].term(batch, **_options(name, settings))
+
+
+def uses_previous_output(name: str, settings: dict) -> bool:
+    """Whether the configured correction reads the network's output on the previous step."""
+    return CORRECTIONS[name].uses_previous_output(_options(name, settings))

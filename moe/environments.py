@@ -10,6 +10,7 @@ import torch
 from gymnasium.envs.registration import load_env_creator
 from minigrid.minigrid_env import MiniGridEnv
 
+from envs import intents_of
 from envs.view import use_egocentric_observation
 from moe.config import ConfigError
 
@@ -75,12 +76,13 @@ class EnvBatch:
 
     def __init__(self, env_id: str, num_envs: int):
         self.envs = [make_env(env_id) for _ in range(num_envs)]
+        self.intents = intents_of(env_id) or ()  # the task's labels; the oracle router reads their index
         # Each environment's spaces (the batch adds a leading dimension of num_envs).
         self.observation_space = self.envs[0].observation_space
         self.action_space = self.envs[0].action_space
 
     def reset(self, seeds: list[int]) -> dict:
-        return self._stack([env.reset(seed=seed)[0] for env, seed in zip(self.envs, seeds, strict=True)])
+        return self._stack([env.reset(seed=seed) for env, seed in zip(self.envs, seeds, strict=True)])
 
     def step(self, actions: list[int]) -> tuple[dict, np.ndarray, np.ndarray, np.ndarray]:
         """Observations, rewards, terminated and truncated flags, one entry per environment.
@@ -93,25 +95,28 @@ class EnvBatch:
         terminated = np.zeros(len(self.envs), dtype=bool)
         truncated = np.zeros(len(self.envs), dtype=bool)
         for index, (env, action) in enumerate(zip(self.envs, actions, strict=True)):
-            observation, reward, ended, cut_short, _ = env.step(action)
+            observation, reward, ended, cut_short, info = env.step(action)
             if ended or cut_short:
-                observation, _ = env.reset()
-            observations.append(observation)
+                observation, info = env.reset()
+            observations.append((observation, info))
             rewards[index], terminated[index], truncated[index] = reward, ended, cut_short
         return self._stack(observations), rewards, terminated, truncated
 
-    @staticmethod
-    def _stack(observations: list[dict]) -> dict:
-        return {"image": np.stack([observation["image"] for observation in observations]),
-                "direction": np.array([observation["direction"] for observation in observations], dtype=np.int64)}
+    def _stack(self, observations: list[tuple[dict, dict]]) -> dict:
+        """The batch's observations, with `intent`: each state's intent index (-1 for a task without labels)."""
+        return {"image": np.stack([observation["image"] for observation, _ in observations]),
+                "direction": np.array([observation["direction"] for observation, _ in observations], dtype=np.int64),
+                "intent": np.array([self.intents.index(info["intent"]) if self.intents else -1
+                                    for _, info in observations], dtype=np.int64)}
 
     def close(self) -> None:
         for env in self.envs:
             env.close()
 
 
-def observation_tensors(observation: dict, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """(image uint8 (N, H, W, 3), direction int64 (N,)) from a batched observation."""
+def observation_tensors(observation: dict, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(image uint8 (N, H, W, 3), direction int64 (N,), intent int64 (N,)) from a batched observation."""
     image = torch.from_numpy(np.ascontiguousarray(observation["image"])).to(device)
     direction = torch.from_numpy(np.asarray(observation["direction"], dtype=np.int64)).to(device)
-    return image, direction
+    intent = torch.from_numpy(np.asarray(observation["intent"], dtype=np.int64)).to(device)
+    return image, direction, intent

@@ -14,16 +14,18 @@ import numpy as np
 import torch
 
 from envs import intents_of
+from moe.analysis.metrics import router_statistics
 from moe.environments import make_env, observation_tensors
-from moe.metrics import episode_router_statistics, expert_similarity
+from moe.router_statistics import episode_router_statistics, expert_similarity, pooled_router_statistics
 
 MAX_PARALLEL = 16
-ROUTER_STATISTICS = ("router_entropy", "marginal_router_entropy", "router_mutual_information",
-                     "intent_mutual_information", "intent_mutual_information_normalized", "expert_similarity",
-                     "effective_experts", "switch_rate", "intent_nmi")
-#: Every number final.json reports for an evaluation (null where undefined, e.g. after divergence).
-SUMMARY_KEYS = ("return_mean", "success_rate", "episode_length", *ROUTER_STATISTICS,
-                *(f"{key}_success" for key in ROUTER_STATISTICS))
+#: Statistics computed per episode, then averaged over episodes (and over successful ones, `_success`).
+PER_EPISODE = tuple(router_statistics("episode"))
+#: Statistics over all evaluation steps at once, then the verdict they decide (moe.router_statistics).
+POOLED = (*router_statistics("pooled"), "modal_expert_by_intent", "verdict")
+#: Every key final.json reports for an evaluation, in order (null where undefined, e.g. after divergence).
+SUMMARY_KEYS = ("return_mean", "success_rate", "episode_length", *PER_EPISODE,
+                *(f"{key}_success" for key in PER_EPISODE), "intents", "expert_usage_by_intent", *POOLED)
 
 
 @torch.no_grad()
@@ -51,6 +53,9 @@ def evaluate(agent, env_id: str, episodes: int, seed_base: int, greedy: bool, de
         **_mean_over_episodes(successful, "_success"),
         "intents": list(intents) if intents else None,
         "expert_usage_by_intent": _mean_usage(per_episode, intents) if intents else None,
+        **(pooled_router_statistics(torch.cat([torch.stack(episode["alpha"]) for episode in steps]),
+                                    np.concatenate([episode["intent"] for episode in steps]), intents)
+           if intents else dict.fromkeys(POOLED)),
     }
     recorded_rows = [
         {"step": step, "intent": intent, "action": action, "reward": reward,
@@ -70,19 +75,26 @@ def _play(agent, env_id: str, episodes: int, seed_base: int, greedy: bool, devic
     sampler = torch.Generator().manual_seed(seed_base)
     record = [{"alpha": [], "similarity": [], "intent": [], "action": [], "reward": [], "return": 0.0,
                "success": False} for _ in range(episodes)]
-    current_episode, observations, intent_now = {}, {}, {}
+    current_episode, observations, intent_now, previous_alpha = {}, {}, {}, {}
+    labels = intents_of(env_id) or ()
 
     def start(index: int) -> None:
         episode = queues[index].pop(0)
         observations[index], info = environments[index].reset(seed=seed_base + episode)
-        current_episode[index], intent_now[index] = episode, info.get("intent")
+        current_episode[index], intent_now[index], previous_alpha[index] = episode, info.get("intent"), None
 
     for index in range(num_parallel):
         start(index)
     while current_episode:
         active = sorted(current_episode)
         batch = {key: np.stack([observations[i][key] for i in active]) for key in ("image", "direction")}
-        output = agent(*observation_tensors(batch, device))
+        batch["intent"] = np.array([labels.index(intent_now[i]) if labels else -1 for i in active])
+        image, direction, intent = observation_tensors(batch, device)
+        experts = agent.num_experts
+        # alpha_{t-1} of each episode's step, uniform at its first step, as in training.
+        previous = torch.stack([torch.full((experts,), 1.0 / experts) if previous_alpha[i] is None
+                                else previous_alpha[i] for i in active]).to(device)
+        output = agent(image, direction, intent=intent, previous_alpha=previous)
         if greedy:
             actions = output.action_log_probs.argmax(-1).cpu()
         else:
@@ -96,7 +108,8 @@ def _play(agent, env_id: str, episodes: int, seed_base: int, greedy: bool, devic
                                ("intent", intent_now[index]), ("action", action), ("reward", float(reward))):
                 episode[key].append(value)
             episode["return"] += reward
-            observations[index], intent_now[index] = observation, info.get("intent")
+            observations[index], intent_now[index], previous_alpha[index] = observation, info.get("intent"), \
+                output.alpha[row].detach()
             if terminated or truncated:
                 episode["success"] = bool(reward > 0)
                 del current_episode[index]
@@ -128,7 +141,7 @@ def _mean_usage(per_episode: list[dict], intents: tuple[str, ...]) -> dict[str, 
 def _mean_over_episodes(per_episode: list[dict], suffix: str) -> dict[str, float | None]:
     """Each router statistic averaged over the episodes where it is defined; None where it never is."""
     summary = {}
-    for key in ROUTER_STATISTICS:
+    for key in PER_EPISODE:
         if key == "effective_experts":
             continue
         values = [statistics[key] for statistics in per_episode if not math.isnan(statistics[key])]
@@ -136,4 +149,4 @@ def _mean_over_episodes(per_episode: list[dict], suffix: str) -> dict[str, float
     marginal = summary[f"marginal_router_entropy{suffix}"]
     # exp of the reported marginal entropy, so the identity holds in final.json itself.
     summary[f"effective_experts{suffix}"] = math.exp(marginal) if marginal is not None else None
-    return {f"{key}{suffix}": summary[f"{key}{suffix}"] for key in ROUTER_STATISTICS}
+    return {f"{key}{suffix}": summary[f"{key}{suffix}"] for key in PER_EPISODE}

@@ -115,6 +115,13 @@ class ConvEncoder(nn.Module):
         return F.relu(self.out(hidden.permute(0, 3, 1, 2).flatten(1)))  # flattened as nn.Conv2d's output
 
 
+#: `model.router`: a learned MLP on the features, or the one-hot of the true intent (a control).
+ROUTERS = ("learned", "oracle")
+#: `model.router_memory`: what the router reads besides the current features.
+ROUTER_MEMORIES = ("none", "previous_alpha")
+ORACLE_LOG_ZERO = -1.0e4  # exp() of it is exactly 0 in float32
+
+
 @dataclass
 class AgentOutput:
     action_log_probs: torch.Tensor  # (B, A) log pi(a|s) of the mixture, normalised
@@ -138,11 +145,17 @@ class MoEAgent(nn.Module):
     """
 
     def __init__(self, num_actions: int, view_size: int = 7, encoder: str = "gat", num_experts: int = 4,
-                 hidden: int = 64, gat_dim: int = 32, gat_layers: int = 1, gat_heads: int = 2, gat_radius: int = 1):
+                 hidden: int = 64, gat_dim: int = 32, gat_layers: int = 1, gat_heads: int = 2, gat_radius: int = 1,
+                 router: str = "learned", router_memory: str = "none"):
         super().__init__()
         if num_experts < 1:
             raise ValueError(f"num_experts must be at least 1, got {num_experts}")
+        if router not in ROUTERS:
+            raise ValueError(f"unknown router {router!r}; known: {', '.join(ROUTERS)}")
+        if router_memory not in ROUTER_MEMORIES:
+            raise ValueError(f"unknown router_memory {router_memory!r}; known: {', '.join(ROUTER_MEMORIES)}")
         self.num_experts = num_experts
+        self.router = router
         self.num_actions = num_actions
         self.hidden = hidden
         feature_dim = hidden
@@ -161,14 +174,26 @@ class MoEAgent(nn.Module):
         self.experts_bias = nn.Parameter(torch.zeros(num_experts, num_actions))
         bound = hidden**-0.5  # as nn.Linear initialises each expert's own layer
         nn.init.uniform_(self.experts_weight, -bound, bound)
+        # Memory for the router alone: its first layer also reads sg(alpha_{t-1}), so that an
+        # intent that has left the view can persist. Created last, so a model without memory
+        # draws the same initial weights as before it existed.
+        self.router_memory = nn.Linear(num_experts, hidden, bias=False) if router_memory == "previous_alpha" else None
 
     def features(self, image: torch.Tensor, direction: torch.Tensor) -> torch.Tensor:
         """h_t: what the router, the critic and the experts all see."""
         return self.encoder(image) + self.direction_embedding(direction.long())
 
-    def forward(self, image: torch.Tensor, direction: torch.Tensor) -> AgentOutput:
+    def forward(self, image: torch.Tensor, direction: torch.Tensor, intent: torch.Tensor | None = None,
+                previous_alpha: torch.Tensor | None = None) -> AgentOutput:
+        """`intent` (B,): the true intent's index, read only by the oracle router; `previous_alpha`
+        (B, K): the router's output at the same environment's previous step, uniform at an
+        episode's start, read only by a router with memory (never differentiated through)."""
         features = self.features(image, direction)
-        hidden = F.relu(self.heads_first(features)).view(-1, self.num_experts + 2, self.hidden)
+        pre_activation = self.heads_first(features).view(-1, self.num_experts + 2, self.hidden)
+        if self.router_memory is not None:
+            memory = self.router_memory(previous_alpha.detach()).unsqueeze(1)
+            pre_activation = torch.cat([pre_activation[:, :1] + memory, pre_activation[:, 1:]], dim=1)
+        hidden = F.relu(pre_activation)
         # split, not indexing: its backward is one concatenation, not a zero-filled copy per part.
         router_hidden, critic_hidden, expert_hidden = hidden.split([1, 1, self.num_experts], dim=1)
         router_logits = self.router_out(router_hidden.squeeze(1))
@@ -178,6 +203,10 @@ class MoEAgent(nn.Module):
         # vectorise poorly: the product alone is 4x faster than (K, B, hidden) @ (K, hidden, A).
         expert_logits = torch.baddbmm(self.experts_bias.unsqueeze(-1), self.experts_weight.transpose(1, 2),
                                       expert_hidden.permute(1, 2, 0))
+        if self.router == "oracle":
+            # The one-hot of the true intent: expert k serves intent k. log 0 is a large negative
+            # number rather than -inf, so that 0 * log 0 stays 0 in entropies and losses.
+            router_logits = torch.where(F.one_hot(intent, self.num_experts).bool(), 0.0, ORACLE_LOG_ZERO)
         log_alpha = F.log_softmax(router_logits, dim=-1)
         expert_log_probs = F.log_softmax(expert_logits, dim=1)
         # log sum_k alpha_k p_k(a), computed in log space for stability.

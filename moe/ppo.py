@@ -18,13 +18,41 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from moe.corrections import CORRECTIONS, RouterBatch, correction_loss, router_entropy
+from moe.corrections import CORRECTIONS, CorrectionBatch, correction_loss, router_entropy, uses_previous_output
 from moe.environments import EnvBatch, observation_tensors
-from moe.metrics import entropy, expert_similarity, switch_rate
+from moe.router_statistics import entropy, expert_similarity, switch_rate
 
 
 class NonFiniteLoss(RuntimeError):
     pass
+
+
+@dataclass
+class StepInputs:
+    """What the agent reads at a step, beyond its weights; each tensor (..., ) with the same leading shape.
+
+    `intent` is the true intent's index (-1 for a task without labels), read only by the
+    oracle router; `previous_alpha` is the router's output at the same environment's
+    previous step, uniform where the step starts an episode: a router with memory reads
+    it, and it is the temporal term's stored target.
+    """
+
+    image: torch.Tensor  # (..., H, W, 3) uint8
+    direction: torch.Tensor  # (...) int64
+    intent: torch.Tensor  # (...) int64
+    previous_alpha: torch.Tensor  # (..., K)
+
+    @classmethod
+    def stack(cls, steps: list[StepInputs]) -> StepInputs:
+        return cls(*(torch.stack([getattr(step, name) for step in steps]) for name in cls.__dataclass_fields__))
+
+    def map(self, function) -> StepInputs:
+        """`function` applied to every tensor, e.g. indexing a minibatch or flattening (T, N)."""
+        return StepInputs(*(function(getattr(self, name)) for name in self.__dataclass_fields__))
+
+
+def run_agent(agent, inputs: StepInputs):
+    return agent(inputs.image, inputs.direction, intent=inputs.intent, previous_alpha=inputs.previous_alpha)
 
 
 @dataclass
@@ -33,18 +61,25 @@ class RolloutCarry:
 
     image: torch.Tensor  # (N, H, W, 3) uint8, the next observation
     direction: torch.Tensor  # (N,) int64
+    intent: torch.Tensor  # (N,) int64, the next state's intent index (-1: none)
     episode_start: torch.Tensor  # (N,) bool: the next step starts an episode
     alpha: torch.Tensor  # (N, K) the router's output at the last step, alpha_{t-1} of the next one
     episode_return: np.ndarray  # (N,) return so far of each running episode
     episode_length: np.ndarray  # (N,)
+    last_inputs: StepInputs | None = None  # the last step's inputs, each (N, ...): the next step's previous step
+
+    def next_previous_alpha(self) -> torch.Tensor:
+        """alpha_{t-1} of the next step: the last step's router output, uniform where an episode starts."""
+        uniform = torch.full_like(self.alpha, 1.0 / self.alpha.shape[-1])
+        return torch.where(self.episode_start.unsqueeze(-1), uniform, self.alpha)
 
 
 @dataclass
 class Rollout:
     """The steps of one rollout, each tensor (T, N, ...), time first."""
 
-    images: torch.Tensor  # (T, N, H, W, 3) uint8
-    directions: torch.Tensor  # (T, N)
+    inputs: StepInputs  # what the agent read at each step
+    previous_inputs: StepInputs  # what it read at the same environment's previous step (carried across rollouts)
     actions: torch.Tensor  # (T, N)
     log_probs: torch.Tensor  # (T, N) log pi(a_t | s_t) of the taken action, at collection time
     values: torch.Tensor  # (T, N)
@@ -53,10 +88,14 @@ class Rollout:
     rewards: torch.Tensor  # (T, N)
     dones: torch.Tensor  # (T, N) bool: the step ended its episode (terminated or truncated)
     episode_starts: torch.Tensor  # (T, N) bool: the step is its episode's first (m_t = 0)
-    prev_alphas: torch.Tensor  # (T, N, K) alpha_{t-1}, the temporal term's target
     finished_returns: list[float]  # episodes that ended during the rollout
     finished_lengths: list[int]
     env_seconds: float
+
+    @property
+    def prev_alphas(self) -> torch.Tensor:
+        """(T, N, K) alpha_{t-1} as collected (uniform at episode starts): the temporal term's stored target."""
+        return self.inputs.previous_alpha
 
 
 def collect_rollout(agent, envs: EnvBatch, carry: RolloutCarry, steps: int, device) -> tuple[Rollout, RolloutCarry]:
@@ -66,23 +105,26 @@ def collect_rollout(agent, envs: EnvBatch, carry: RolloutCarry, steps: int, devi
     tensor operation costs microseconds, and writing each step into buffers was 8 us
     of a frame.
     """
-    images, directions, actions, action_log_probs, values, log_alphas, expert_logits = [], [], [], [], [], [], []
+    step_inputs, actions, action_log_probs, values, alphas, expert_logits = [], [], [], [], [], []
     rewards, dones = [], []
     finished_returns, finished_lengths = [], []
     episode_return, episode_length = carry.episode_return.copy(), carry.episode_length.copy()
-    image, direction = carry.image, carry.direction
+    image, direction, intent = carry.image, carry.direction, carry.intent
+    previous_alpha = carry.next_previous_alpha()
+    uniform = torch.full_like(previous_alpha, 1.0 / previous_alpha.shape[-1])
     env_seconds = 0.0
     for _ in range(steps):
-        images.append(image)
-        directions.append(direction)
+        inputs = StepInputs(image, direction, intent, previous_alpha)
+        step_inputs.append(inputs)
         with torch.inference_mode():  # no_grad's per-operation bookkeeping cost 1 us a frame
-            output = agent(image, direction)
+            output = run_agent(agent, inputs)
             # action_log_probs are normalised log-probabilities: no Categorical needed.
             action = torch.multinomial(output.action_log_probs.exp(), 1).squeeze(1)
+            alpha = output.log_alpha.exp()
         actions.append(action)
         action_log_probs.append(output.action_log_probs)
         values.append(output.value)
-        log_alphas.append(output.log_alpha)
+        alphas.append(alpha)
         expert_logits.append(output.expert_logits)
 
         started = time.perf_counter()
@@ -93,7 +135,8 @@ def collect_rollout(agent, envs: EnvBatch, carry: RolloutCarry, steps: int, devi
         done = terminated | truncated
         rewards.append(reward)
         dones.append(done)
-        image, direction = observation_tensors(observation, device)
+        image, direction, intent = observation_tensors(observation, device)
+        previous_alpha = torch.where(torch.from_numpy(done).to(device).unsqueeze(-1), uniform, alpha)
 
         episode_return += reward
         episode_length += 1
@@ -104,28 +147,33 @@ def collect_rollout(agent, envs: EnvBatch, carry: RolloutCarry, steps: int, devi
             episode_length[done] = 0
 
     actions = torch.stack(actions)
-    alphas = torch.stack(log_alphas).exp()
+    alphas = torch.stack(alphas)
     dones = torch.from_numpy(np.stack(dones)).to(device)
+    inputs = StepInputs.stack(step_inputs)
+    # The run's very first step has no previous step: it starts an episode, so it is masked
+    # wherever the previous step is read; its own inputs stand in.
+    last_inputs = carry.last_inputs if carry.last_inputs is not None else step_inputs[0]
     rollout = Rollout(
-        images=torch.stack(images), directions=torch.stack(directions), actions=actions,
+        inputs=inputs, previous_inputs=StepInputs.stack([last_inputs, *step_inputs[:-1]]), actions=actions,
         log_probs=torch.stack(action_log_probs).gather(2, actions.unsqueeze(2)).squeeze(2),
         values=torch.stack(values), alphas=alphas, expert_logits=torch.stack(expert_logits),
         rewards=torch.from_numpy(np.stack(rewards).astype(np.float32)).to(device), dones=dones,
         # A step starts an episode when the step before it ended one; the rollout's first
-        # step, and its first router target, carry over from the previous rollout.
+        # step carries over from the previous rollout.
         episode_starts=torch.cat([carry.episode_start.unsqueeze(0), dones[:-1]]),
-        prev_alphas=torch.cat([carry.alpha.unsqueeze(0), alphas[:-1]]),
         finished_returns=finished_returns, finished_lengths=finished_lengths, env_seconds=env_seconds,
     )
     # Copies, not views: a checkpoint would otherwise save the whole rollout's storage.
-    next_carry = RolloutCarry(image, direction, dones[-1].clone(), alphas[-1].clone(), episode_return, episode_length)
+    next_carry = RolloutCarry(image, direction, intent, dones[-1].clone(), alphas[-1].clone(), episode_return,
+                              episode_length, step_inputs[-1].map(torch.clone))
     return rollout, next_carry
 
 
 def compute_advantages(agent, rollout: Rollout, carry: RolloutCarry, gamma: float, gae_lambda: float):
     """Generalised advantage estimation, restarted at every episode end: (advantages, returns), each (T, N)."""
     with torch.no_grad():
-        next_value = agent(carry.image, carry.direction).value
+        next_inputs = StepInputs(carry.image, carry.direction, carry.intent, carry.next_previous_alpha())
+        next_value = run_agent(agent, next_inputs).value
     not_done = (~rollout.dones).float()
     following_values = torch.cat([rollout.values[1:], next_value.unsqueeze(0)])
     deltas = rollout.rewards + gamma * following_values * not_done - rollout.values
@@ -149,15 +197,29 @@ def loss_weights(config: dict, active_corrections: list[str], phase: str) -> dic
     return weights
 
 
+def correction_batch(agent, inputs: StepInputs, previous_inputs: StepInputs, episode_start: torch.Tensor,
+                     needs_previous_output: bool, output=None) -> CorrectionBatch:
+    """What the corrections see of a minibatch: the agent's output on it (computed here unless given), and
+    its output on each sample's previous step, without gradient, when a correction reads it."""
+    output = run_agent(agent, inputs) if output is None else output
+    previous_output = None
+    if needs_previous_output:
+        with torch.no_grad():
+            previous_output = run_agent(agent, previous_inputs)
+    return CorrectionBatch(output, inputs.previous_alpha, episode_start, previous_output)
+
+
 def ppo_update(agent, optimizer, rollout: Rollout, advantages: torch.Tensor, returns: torch.Tensor,
                weights: dict[str, float], config: dict, minibatch_generator: torch.Generator) -> dict[str, float]:
     """`epochs` passes over the rollout in shuffled minibatches; the mean of each loss term."""
     frames = rollout.actions.numel()
     flat = lambda tensor: tensor.reshape(frames, *tensor.shape[2:])  # noqa: E731  (T, N, ...) -> (T*N, ...)
-    images, directions, actions = flat(rollout.images), flat(rollout.directions), flat(rollout.actions)
-    old_log_probs, old_values = flat(rollout.log_probs), flat(rollout.values)
+    inputs, previous_inputs = rollout.inputs.map(flat), rollout.previous_inputs.map(flat)
+    actions, old_log_probs, old_values = flat(rollout.actions), flat(rollout.log_probs), flat(rollout.values)
     advantages, returns = flat(advantages), flat(returns)
-    prev_alphas, episode_starts = flat(rollout.prev_alphas), flat(rollout.episode_starts)
+    episode_starts = flat(rollout.episode_starts)
+    active = [name for name, settings in config["corrections"].items() if weights[name]]
+    needs_previous_output = any(uses_previous_output(name, config["corrections"][name]) for name in active)
     device = rollout.actions.device
     sums: dict[str, torch.Tensor] = {}
     count = 0
@@ -165,7 +227,8 @@ def ppo_update(agent, optimizer, rollout: Rollout, advantages: torch.Tensor, ret
         order = torch.randperm(frames, generator=minibatch_generator).to(device)
         for start in range(0, frames, config["minibatch_size"]):
             index = order[start:start + config["minibatch_size"]]
-            output = agent(images[index], directions[index])
+            minibatch = inputs.map(lambda tensor: tensor[index])  # noqa: B023  (used at once)
+            output = run_agent(agent, minibatch)
             log_probs = output.action_log_probs.gather(1, actions[index, None]).squeeze(1)
             ratio = torch.exp(log_probs - old_log_probs[index])
             clipped_ratio = torch.clamp(ratio, 1 - config["clip"], 1 + config["clip"])
@@ -182,13 +245,11 @@ def ppo_update(agent, optimizer, rollout: Rollout, advantages: torch.Tensor, ret
                 "policy_entropy": -config["policy_entropy_coef"] * policy_entropy,
                 "router_entropy": weights["router_entropy"] * router_entropy(output.alpha, output.log_alpha),
             }
-            batch = RouterBatch(output.alpha, output.log_alpha, output.expert_logits,
-                                prev_alphas[index], episode_starts[index])
-            for name, settings in config["corrections"].items():
-                if weights[name]:
-                    terms[name] = weights[name] * correction_loss(name, settings, batch)
-                else:
-                    terms[name] = torch.zeros(())
+            batch = correction_batch(agent, minibatch, previous_inputs.map(lambda tensor: tensor[index]),  # noqa: B023
+                                     episode_starts[index], needs_previous_output, output)
+            for name in config["corrections"]:
+                terms[name] = weights[name] * correction_loss(name, config["corrections"][name], batch) \
+                    if weights[name] else torch.zeros(())
             loss = sum(terms.values())
             if not torch.isfinite(loss):
                 raise NonFiniteLoss(f"non-finite loss {loss.item()}")

@@ -55,15 +55,20 @@ def load_agent(run_dir: Path):
 def collect(agent, env_id: str, episodes: int, seed_base: int) -> list[tuple[np.ndarray, list[str]]]:
     """Per episode: the features of its steps (T, D) and their intent labels."""
     env, generator, recorded = make_env(env_id), torch.Generator().manual_seed(seed_base), []
+    labels = intents_of(env_id)
     for episode in range(episodes):
         observation, info = env.reset(seed=seed_base + episode)
         features, intents, done = [], [], False
+        previous_alpha = torch.full((1, agent.num_experts), 1.0 / agent.num_experts)  # an episode's first step
         while not done:
             batch = {key: np.asarray(observation[key])[None] for key in ("image", "direction")}
-            image, direction = observation_tensors(batch, torch.device("cpu"))
+            batch["intent"] = np.array([labels.index(info["intent"])])
+            image, direction, intent = observation_tensors(batch, torch.device("cpu"))
             features.append(agent.features(image, direction)[0].numpy())
             intents.append(info["intent"])
-            action = torch.multinomial(agent(image, direction).action_log_probs.exp(), 1, generator=generator)
+            output = agent(image, direction, intent=intent, previous_alpha=previous_alpha)
+            previous_alpha = output.alpha
+            action = torch.multinomial(output.action_log_probs.exp(), 1, generator=generator)
             observation, _, terminated, truncated, info = env.step(int(action))
             done = terminated or truncated
         recorded.append((np.stack(features), intents))

@@ -12,6 +12,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from moe.analysis.metrics import VERDICTS  # noqa: F401  (the verdicts `verdict` decides, named once there)
+
 
 def entropy(probabilities: torch.Tensor, log_probabilities: torch.Tensor | None = None) -> torch.Tensor:
     """Entropy along the last axis; 0 log 0 = 0.
@@ -132,3 +134,79 @@ def episode_router_statistics(alpha: torch.Tensor, similarity: torch.Tensor, int
         if len(np.unique(intents)) > 1:  # two constant labelings "agree" perfectly: not a finding
             statistics["intent_nmi"] = normalized_mutual_information(argmax.numpy(), intents)
     return statistics
+
+
+#: Each verdict threshold is the midpoint between two reference routers (docs/DESIGN.md, "Verdicts").
+HEDGE_ENTROPY_FRACTION = 0.5  # of ln K: the uniform router (ln K) and a committed one (0)
+COLLAPSE_MARGINAL_FRACTION = 0.5  # of min(H(intent), ln K): a constant one-hot router (0) and the intent oracle
+SPECIALISE_EXPLAINED = 0.5  # intent_explained: the intent oracle (1) and a router blind to the intent (0)
+
+
+def pooled_router_statistics(alpha: torch.Tensor, intents: np.ndarray, labels: tuple[str, ...]) -> dict:
+    """Router statistics over every evaluation step at once (all episodes pooled): alpha (T, K), intents (T,).
+
+    Pooling is what makes them measure one expert *per intent*: a router that serves
+    `hunt` with expert 1 in one episode and expert 3 in the next is consistent within
+    each episode (the per-episode intent MI is high) but not across them (`intent_mi`
+    is not). `labels` is the task's intent order, used for `modal_expert_by_intent`.
+    """
+    alpha = alpha.double()
+    experts = alpha.shape[1]
+    router_entropy = float(entropy(alpha).mean())
+    marginal = float(entropy(alpha.mean(0)))
+    codes = torch.from_numpy(np.array([labels.index(label) for label in intents], dtype=np.int64))
+    met = [index for index in range(len(labels)) if bool((codes == index).any())]
+    weights = torch.stack([(codes == index).double().mean() for index in met])
+    conditional = torch.stack([alpha[codes == index].mean(0) for index in met])
+    intent_mi = max(float(entropy(weights @ conditional) - weights @ entropy(conditional)), 0.0)
+    intent_entropy = float(entropy(weights))
+    bound = min(intent_entropy, math.log(experts))
+    argmax = alpha.argmax(1)
+    modal = {}
+    for index, label in enumerate(labels):
+        chosen = argmax[codes == index]
+        if len(chosen) == 0:
+            modal[label] = None
+            continue
+        counts = torch.bincount(chosen, minlength=experts)
+        expert = int(counts.argmax())  # ties: the lowest index
+        modal[label] = {"expert": expert, "share": float(counts[expert]) / len(chosen)}
+    modal_met = [entry for entry in modal.values() if entry is not None]
+    statistics = {
+        "intent_mi": intent_mi,
+        "intent_entropy": intent_entropy,
+        "intent_explained": intent_mi / bound if bound > 0 else math.nan,
+        # I(step; expert) - I(intent; expert) >= 0: the intent is a function of the step.
+        "state_split": max((marginal - router_entropy) - intent_mi, 0.0),
+        "pooled_router_entropy": router_entropy,
+        "pooled_marginal_entropy": marginal,
+        "modal_expert_share": float(np.mean([entry["share"] for entry in modal_met])),
+        "distinct_modal_experts": len({entry["expert"] for entry in modal_met}) == len(modal_met),
+        "modal_expert_by_intent": modal,
+    }
+    statistics["verdict"] = verdict(statistics, experts)
+    return statistics
+
+
+def verdict(statistics: dict, experts: int) -> str:
+    """`hedge`, `collapse`, `split` or `specialise`: the first rule that holds (docs/DESIGN.md, "Verdicts").
+
+    - hedge: a step's routing is spread (mean H(alpha_t) at least half of ln K);
+    - collapse: it commits, but the evaluation's total use sits on about one expert
+      (marginal entropy under half of what an intent oracle's would be);
+    - specialise: it commits by intent (intent_explained at least 1/2) and distinct
+      intents have distinct modal experts;
+    - split: it commits and uses several experts, but not by intent.
+    With one expert there is nothing to route: `collapse` by construction.
+    """
+    if experts == 1:
+        return "collapse"
+    if statistics["pooled_router_entropy"] >= HEDGE_ENTROPY_FRACTION * math.log(experts):
+        return "hedge"
+    oracle_marginal = min(statistics["intent_entropy"], math.log(experts))
+    if statistics["pooled_marginal_entropy"] < COLLAPSE_MARGINAL_FRACTION * oracle_marginal:
+        return "collapse"
+    explained = statistics["intent_explained"]
+    if not math.isnan(explained) and explained >= SPECIALISE_EXPLAINED and statistics["distinct_modal_experts"]:
+        return "specialise"
+    return "split"

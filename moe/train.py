@@ -20,13 +20,14 @@ import json
 import math
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from moe import checkpoint as ckpt
-from moe.config import phase_at, resolve, resolve_device
+from moe.config import phase_at, phase_config, resolve, resolve_device
 from moe.environments import EnvBatch, check_env_id, observation_tensors
 from moe.errors import CheckpointError, ConfigError
 from moe.evaluate import SUMMARY_KEYS, evaluate
@@ -34,6 +35,7 @@ from moe.model import build_agent
 from moe.ppo import (
     NonFiniteLoss,
     RolloutCarry,
+    StepInputs,
     collect_rollout,
     compute_advantages,
     episode_statistics,
@@ -43,7 +45,15 @@ from moe.ppo import (
 )
 from moe.provenance import run_record
 from moe.variants import BASELINE, parse_variant
-from moe.warmup import SMOOTHING_UPDATES, WARMUP_MARKER, first_reaching, warmup_signature, warmup_updates
+from moe.warmup import (
+    SETTLE_STATISTICS,
+    SMOOTHING_UPDATES,
+    WARMUP_MARKER,
+    first_reaching,
+    first_settled,
+    warmup_signature,
+    warmup_updates,
+)
 
 # Wall-clock columns: the only ones that differ between two runs with the same seed.
 TIMING_COLUMNS = ["fps", "seconds_env", "seconds_inference", "seconds_update", "seconds_cpu"]
@@ -82,11 +92,18 @@ class Trainer:
         self.update_index = 0
         self.metrics_rows: list[dict] = []
         num_envs, experts = config["num_envs"], config["model"]["num_experts"]
-        image, direction = observation_tensors(self.envs.reset([seed * 1000 + i for i in range(num_envs)]),
-                                               self.device)
-        self.carry = RolloutCarry(image, direction, torch.ones(num_envs, dtype=torch.bool, device=self.device),
+        if config["model"]["router"] == "oracle" and (not self.envs.intents or len(self.envs.intents) > experts):
+            raise ConfigError(f"config key model.router: the oracle router needs one expert per intent, but "
+                              f"{env_id} has {len(self.envs.intents) or 'no'} intent labels and model.num_experts "
+                              f"is {experts}" if self.envs.intents else
+                              f"config key model.router: the oracle router needs a task with intent labels; "
+                              f"{env_id} has none")
+        image, direction, intent = observation_tensors(
+            self.envs.reset([seed * 1000 + i for i in range(num_envs)]), self.device)
+        self.carry = RolloutCarry(image, direction, intent, torch.ones(num_envs, dtype=torch.bool, device=self.device),
                                   torch.full((num_envs, experts), 1.0 / experts, device=self.device),
                                   np.zeros(num_envs), np.zeros(num_envs, dtype=np.int64))
+        self.warnings = self.idle_corrections()
 
     def first_phase_updates(self) -> int:
         """The first phase's length: as planned, or shorter once its return gate (`until_return`) fired.
@@ -101,9 +118,25 @@ class Trainer:
                 return learned
         return self.planned_first_phase
 
+    def settled_update(self) -> int | None:
+        """The update after which the last phase ended because the router settled (`until_settled`), or None.
+
+        Decided by the router statistics recorded so far, so a resumed run finds the same end."""
+        phases = self.config["phases"]
+        rule = phases[-1].get("until_settled")
+        if rule is None:
+            return None
+        last = [row for row in self.metrics_rows if row["phase"] == phases[-1]["name"]]
+        settled = first_settled(last, rule["window"], **{name: rule[name] for name in SETTLE_STATISTICS})
+        return None if settled is None else len(self.metrics_rows) - len(last) + settled
+
     @property
     def num_updates(self) -> int:
-        """The run's length: the planned updates, less what an early end of the first phase saved."""
+        """The run's length: the planned updates, less what an early end of the first phase saved, or
+        up to the update at which the last phase settled."""
+        settled = self.settled_update()
+        if settled is not None:
+            return settled
         return self.planned_updates - (self.planned_first_phase - self.first_phase_updates())
 
     def phase(self, update_index: int) -> str:
@@ -112,17 +145,26 @@ class Trainer:
             update_index += self.planned_first_phase - first_phase
         return phase_at(self.config["phases"], update_index / self.planned_updates)
 
+    def idle_corrections(self) -> list[str]:
+        """A warning for each of the variant's corrections that no planned update would run."""
+        planned = {self.phase(index) for index in range(self.planned_updates)}
+        return [f"correction {name} acts in phases {self.config['corrections'][name]['phases']}, but this run of "
+                f"{self.planned_updates} updates has no update in them (its phases: {sorted(planned)}): "
+                f"{self.variant} trains as the baseline"
+                for name in self.active_corrections if not planned & set(self.config["corrections"][name]["phases"])]
+
     def train_one_update(self) -> dict:
         started, cpu_started = time.perf_counter(), time.process_time()
         phase = self.phase(self.update_index)
-        rollout, self.carry = collect_rollout(self.agent, self.envs, self.carry, self.config["rollout_steps"],
+        config = phase_config(self.config, phase)
+        rollout, self.carry = collect_rollout(self.agent, self.envs, self.carry, config["rollout_steps"],
                                               self.device)
         rollout_seconds = time.perf_counter() - started
-        advantages, returns = compute_advantages(self.agent, rollout, self.carry, self.config["gamma"],
-                                                 self.config["gae_lambda"])
-        weights = loss_weights(self.config, self.active_corrections, phase)
+        advantages, returns = compute_advantages(self.agent, rollout, self.carry, config["gamma"],
+                                                 config["gae_lambda"])
+        weights = loss_weights(config, self.active_corrections, phase)
         try:
-            losses = ppo_update(self.agent, self.optimizer, rollout, advantages, returns, weights, self.config,
+            losses = ppo_update(self.agent, self.optimizer, rollout, advantages, returns, weights, config,
                                 self.minibatch_generator)
         except NonFiniteLoss as error:
             raise NonFiniteLoss(f"{error} at update {self.update_index + 1}") from None
@@ -160,7 +202,12 @@ class Trainer:
                 return "diverged"
             write_metrics(self.out_dir / "metrics.csv", self.metrics_rows)
             planned, end = end, self.end_update(first_phase_only)
-            if end != planned:  # the return gate fired at this update: the first phase ends here
+            if end != planned and end == self.settled_update():
+                rule = self.config["phases"][-1]["until_settled"]
+                progress.write(f"the last phase ends at update {self.update_index}: the router settled ("
+                               + ", ".join(f"{name} moved by at most {rule[name]}" for name in SETTLE_STATISTICS)
+                               + f" over the phase's last {rule['window']} updates)")
+            elif end != planned:  # the return gate fired at this update: the first phase ends here
                 progress.write(f"the first phase ends at update {self.update_index}: the mean return of its last "
                                f"{SMOOTHING_UPDATES} updates reached {self.config['phases'][0]['until_return']}; "
                                f"the run ends at update {self.num_updates}")
@@ -180,8 +227,10 @@ class Trainer:
             "minibatch_rng": self.minibatch_generator.get_state(),
             "next_image": carry.image.cpu(),
             "next_direction": carry.direction.cpu(),
+            "next_intent": carry.intent.cpu(),
             "next_episode_start": carry.episode_start.cpu(),
             "last_alpha": carry.alpha.cpu(),
+            "last_inputs": None if carry.last_inputs is None else asdict(carry.last_inputs.map(torch.Tensor.cpu)),
             "metrics_rows": self.metrics_rows,
             "record": self.record,  # identifies the run when Snakemake has deleted config.yaml
             # Not tensors: pickled, and read back only from this run's own directory.
@@ -190,10 +239,10 @@ class Trainer:
         }
 
     def load_checkpoint_state(self, state: dict) -> None:
-        if not isinstance(state["pickled"]["envs"], EnvBatch):
+        if not isinstance(state["pickled"]["envs"], EnvBatch) or "next_intent" not in state:
             raise CheckpointError(
                 f"the checkpoint in {self.out_dir} holds its environments as "
-                f"{type(state['pickled']['envs']).__name__}, from an older version of the trainer; "
+                f"{type(state['pickled']['envs']).__name__} and no intents, from an older version of the trainer; "
                 "delete checkpoint.pt and checkpoint.prev.pt there to start this run over")
         self.agent.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
@@ -207,9 +256,13 @@ class Trainer:
         self.envs.close()
         self.envs = pickled["envs"]
         np.random.set_state(pickled["numpy_rng"])
+        last_inputs = state["last_inputs"]
         self.carry = RolloutCarry(state["next_image"].to(self.device), state["next_direction"].to(self.device),
-                                  state["next_episode_start"].to(self.device), state["last_alpha"].to(self.device),
-                                  pickled["episode_return"], pickled["episode_length"])
+                                  state["next_intent"].to(self.device), state["next_episode_start"].to(self.device),
+                                  state["last_alpha"].to(self.device), pickled["episode_return"],
+                                  pickled["episode_length"],
+                                  None if last_inputs is None else StepInputs(**last_inputs).map(
+                                      lambda tensor: tensor.to(self.device)))
 
 
 def write_metrics(path: Path, rows: list[dict]) -> None:
@@ -328,6 +381,8 @@ def train(env_id: str, variant: str, seed: int, frames: int, out_dir: str | Path
         trainer.load_checkpoint_state(state)
         if resumed:
             print(f"resuming {out_dir} from update {trainer.update_index}", file=sys.stderr, flush=True)
+    for warning in trainer.warnings:
+        print(f"moe-train: warning: {warning}", file=sys.stderr, flush=True)
     progress = Progress(trainer.end_update(warmup_only), trainer.update_index, f"{env_id} {variant} s{seed}",
                         out_dir / "tensorboard" if config["tensorboard"] else None)
     try:
@@ -365,15 +420,18 @@ def finish(trainer: Trainer, status: str, warmup_signature: dict | None) -> dict
             seed_base=config["eval"]["seed_offset"] + trainer.seed * 1000, greedy=config["eval"]["greedy"],
             device=trainer.device)
     else:
-        evaluation = {key: None for key in (*SUMMARY_KEYS, "intents", "expert_usage_by_intent")}
+        evaluation = dict.fromkeys(SUMMARY_KEYS)
     import pandas as pd
 
     ckpt.atomic_write_text(out_dir / "eval_episode.csv",
                            pd.DataFrame(episode_rows, columns=None if episode_rows else ["step", "intent"])
                            .to_csv(index=False))
+    settled = trainer.settled_update()
     final = {"status": status, "frames": trainer.update_index * trainer.batch_frames,
              "episodes": config["eval"]["episodes"], "greedy": config["eval"]["greedy"],
-             "num_experts": config["model"]["num_experts"], **_finite(evaluation)}
+             "num_experts": config["model"]["num_experts"], **_finite(evaluation),
+             "settled": None if "until_settled" not in config["phases"][-1] else settled is not None,
+             "settled_update": settled, "warnings": trainer.warnings}
     ckpt.atomic_write_text(out_dir / "final.json", json.dumps(final, indent=2, allow_nan=False) + "\n")
     if status == "finished" and not config["checkpoint"]["keep_after_finish"]:
         ckpt.remove(out_dir)

@@ -6,6 +6,10 @@ bit alike. The workflow trains it once per distinct signature and starts every
 run from it; `tests/test_train.py` checks that the result equals an
 uninterrupted run's.
 
+The last phase may end early too, once the router has settled (`first_settled`, the
+rule of `phases[-1].until_settled`): fine-tuning then runs as long as the router
+moves, up to its planned length.
+
 The first phase may end early, once the agent has learned the task: with
 `phases[0].until_return` set, it ends after the first update at which the mean
 training return of the last `SMOOTHING_UPDATES` updates reaches that value, and the
@@ -31,6 +35,7 @@ WARMUP_MARKER = "warmup.json"
 SMOOTHING_UPDATES = 5
 #: Settings that never touch training numbers; the phases count through the warm-up's length.
 _NOT_TRAINING = ("eval", "checkpoint", "phases", "corrections", "tensorboard")
+_LEGACY_MODEL_SETTINGS = {"router": "learned", "router_memory": "none"}
 
 
 def warmup_updates(config: dict, frames: int) -> int:
@@ -51,6 +56,21 @@ def first_reaching(returns: Sequence[float | None], threshold: float, window: in
     return None
 
 
+#: The training statistics whose movement says whether the router has settled (`until_settled`).
+SETTLE_STATISTICS = ("router_entropy", "router_mutual_information")
+
+
+def first_settled(rows: Sequence[dict], window: int, **tolerances: float) -> int | None:
+    """How many of `rows` (a phase's metrics rows, in order) it took until each statistic in
+    `tolerances` moved by at most its tolerance (max - min) over the last `window` rows, or None."""
+    for end in range(window, len(rows) + 1):
+        recent = rows[end - window:end]
+        if all(max(row[name] for row in recent) - min(row[name] for row in recent) <= tolerance
+               for name, tolerance in tolerances.items()):
+            return end
+    return None
+
+
 def warmup_signature(config: dict, env_id: str, variant: str, seed: int, frames: int) -> dict:
     """Everything that decides the first phase's numbers: equal signatures, identical warm-ups.
 
@@ -64,9 +84,16 @@ def warmup_signature(config: dict, env_id: str, variant: str, seed: int, frames:
     training["corrections"] = {name: config["corrections"][name] for name in in_warmup}
     signature = {"env": env_id, "seed": seed, "variant_in_warmup": "+".join(in_warmup) or BASELINE,
                  "warmup_updates": warmup_updates(config, frames), "training": training}
+    # Settings added after warm-ups were first shared enter the signature only when they are
+    # not at the value that reproduces the earlier warm-ups, which keep their signatures.
+    for key, legacy in _LEGACY_MODEL_SETTINGS.items():
+        if training["model"].get(key) == legacy:
+            training["model"] = {name: value for name, value in training["model"].items() if name != key}
     until_return = config["phases"][0].get("until_return")
-    if until_return is not None:  # only when set: fixed-length warm-ups keep their signatures
+    if until_return is not None:
         signature["until_return"] = until_return
+    if config["phases"][0].get("set"):
+        signature["first_phase_set"] = config["phases"][0]["set"]
     return signature
 
 

@@ -64,8 +64,8 @@ def tiny() -> list[str]:
 def tiny_trainer(tmp_path, tiny, short_task):
     """`make(seed=3, variant="baseline")`: a Trainer of 2 updates on the short task, writing into tmp_path."""
 
-    def make(seed: int = 3, variant: str = "baseline", out_dir=None) -> Trainer:
-        return Trainer(short_task, variant, seed, frames=160, config=resolve(None, tiny),
+    def make(seed: int = 3, variant: str = "baseline", out_dir=None, assignments=()) -> Trainer:
+        return Trainer(short_task, variant, seed, frames=160, config=resolve(None, [*tiny, *assignments]),
                        out_dir=out_dir or tmp_path)
 
     return make

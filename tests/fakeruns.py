@@ -22,6 +22,8 @@ import os
 import sys
 from pathlib import Path
 
+from moe.analysis.metrics import router_statistics
+
 K = 4
 INTENTS = ["explore", "fetch", "fight"]
 EPISODE_STEPS = 12
@@ -31,11 +33,8 @@ METRIC_COLUMNS = [
     "expert_similarity", "switch_rate", "loss_policy", "loss_value", "loss_router_entropy",
     "loss_entropy_min", "loss_temporal", "loss_overlap", "seconds_cpu",
 ]
-#: final.json's router statistics; each also over successful episodes only, suffixed `_success`.
-ROUTER_STATISTICS = [
-    "router_entropy", "marginal_router_entropy", "router_mutual_information", "intent_mutual_information",
-    "intent_mutual_information_normalized", "expert_similarity", "effective_experts", "switch_rate", "intent_nmi",
-]
+#: final.json's verdicts (docs/DESIGN.md, "What a run reports").
+HEDGE, COLLAPSE, SPLIT, SPECIALISE = "hedge", "collapse", "split", "specialise"
 
 
 def _unit(*key) -> float:
@@ -45,13 +44,14 @@ def _unit(*key) -> float:
 
 
 def fake_router_statistics(env: str, variant: str, seed: int, k: int, episodes: str = "all") -> dict:
-    """Router statistics that hold together like real ones: marginal >= per-step entropy,
-    MI = their difference, effective experts = exp(marginal), intent MI <= ln(#intents)."""
+    """The per-episode router statistics (the registry's `episode` scope, in its order), holding
+    together like real ones: marginal >= per-step entropy, MI = their difference, effective
+    experts = exp(marginal), intent MI <= ln(#intents)."""
     key = (env, variant, seed, episodes)
     entropy = round(math.log(k) * _unit(*key, "H"), 6)
     marginal = round(entropy + (math.log(k) - entropy) * _unit(*key, "mH"), 6)
     intent_mi_normalized = round(_unit(*key, "intent MI"), 6)
-    return {
+    values = {
         "router_entropy": entropy,
         "marginal_router_entropy": marginal,
         "router_mutual_information": round(marginal - entropy, 6),
@@ -62,10 +62,66 @@ def fake_router_statistics(env: str, variant: str, seed: int, k: int, episodes: 
         "switch_rate": round(0.3 * _unit(*key, "switch"), 6),
         "intent_nmi": round(_unit(*key, "nmi"), 6),
     }
+    return {name: values[name] for name in router_statistics("episode")}  # a new statistic fails here
+
+
+def fake_verdict(k: int, router_entropy: float, marginal_entropy: float, intent_entropy: float,
+                 intent_explained: float | None, distinct_modal_experts: bool) -> str:
+    """The rule of `moe.router_statistics.verdict` (K >= 2: first that applies; K = 1 is a collapse by
+    construction), written out so the fake trainer starts without torch; tests/test_analysis.py
+    checks that the two agree."""
+    if k == 1:
+        return COLLAPSE
+    if router_entropy >= math.log(k) / 2:
+        return HEDGE
+    if marginal_entropy < min(intent_entropy, math.log(k)) / 2:
+        return COLLAPSE
+    if intent_explained is not None and intent_explained >= 0.5 and distinct_modal_experts:
+        return SPECIALISE
+    return SPLIT
+
+
+def fake_pooled_statistics(env: str, variant: str, seed: int, k: int) -> dict:
+    """The pooled router statistics (the registry's `pooled` scope, in its order), the modal
+    experts and the verdict the rule gives them, holding together like real ones:
+    intent_mi <= min(pooled router MI, intent_entropy), state_split = pooled router MI -
+    intent_mi >= 0, intent_explained = intent_mi / min(intent_entropy, ln K) (null for K = 1).
+    The draws spread the runs over every verdict."""
+    key = (env, variant, seed, "pooled")
+    log_k = math.log(k)
+    intent_entropy = round(math.log(len(INTENTS)) * (0.8 + 0.2 * _unit(*key, "intent H")), 6)
+    router = round(log_k * _unit(*key, "H") ** 2, 6)
+    marginal = round(router + (log_k - router) * _unit(*key, "mH"), 6)
+    pooled_mi = marginal - router
+    intent_mi = round(min(pooled_mi, intent_entropy) * math.sqrt(_unit(*key, "intent MI")), 6)
+    bound = min(intent_entropy, log_k)
+    explained = round(intent_mi / bound, 6) if bound > 0 else None
+    distinct = k >= len(INTENTS) and _unit(*key, "distinct") < 0.7
+    share = round(0.4 + 0.6 * _unit(*key, "modal share"), 6) if k > 1 else 1.0
+    values = {
+        "intent_mi": intent_mi,
+        "intent_entropy": intent_entropy,
+        "intent_explained": explained,
+        "state_split": round(max(0.0, pooled_mi - intent_mi), 6),
+        "pooled_router_entropy": router,
+        "pooled_marginal_entropy": marginal,
+        "modal_expert_share": share,
+        "distinct_modal_experts": distinct,
+    }
+    modal = {intent: {"expert": (i + seed) % k if distinct else seed % k, "share": share}
+             for i, intent in enumerate(INTENTS)}
+    return {
+        **{name: values[name] for name in router_statistics("pooled")},  # a new statistic fails here
+        "modal_expert_by_intent": modal,
+        "verdict": fake_verdict(k, router, marginal, intent_entropy, explained, distinct),
+        "settled": None,
+        "settled_update": None,
+    }
 
 
 def fake_final(env: str, variant: str, seed: int, frames: int, status: str = "finished", k: int = K) -> dict:
-    """final.json per the trainer contract; a diverged run has null for every metric."""
+    """final.json per the trainer contract, in its key order; a diverged run has null for
+    every metric, the usage, the modal experts and the verdict."""
     metrics = {
         "return_mean": round(0.2 + 0.7 * _unit(env, variant, seed, "return"), 6),
         "success_rate": round(_unit(env, variant, seed, "success"), 6),
@@ -75,11 +131,13 @@ def fake_final(env: str, variant: str, seed: int, frames: int, status: str = "fi
            for name, value in fake_router_statistics(env, variant, seed, k, "success").items()},
     }
     usage = {intent: fake_usage(env, variant, seed, i, k) for i, intent in enumerate(INTENTS)}
+    pooled = fake_pooled_statistics(env, variant, seed, k)
     if status == "diverged":
         metrics, usage = dict.fromkeys(metrics), None
+        pooled = dict.fromkeys(pooled)
     return {
         "status": status, "frames": frames, "episodes": 10, "greedy": False, "num_experts": k,
-        "intents": INTENTS, **metrics, "expert_usage_by_intent": usage,
+        **metrics, "intents": INTENTS, "expert_usage_by_intent": usage, **pooled,
     }
 
 

@@ -13,16 +13,33 @@ import yaml
 
 from moe.analysis.coverage import DISTRIBUTIONS, coverage
 from moe.analysis.curves import finetune_curves, learning_curves, resample_curve
-from moe.analysis.metrics import FINAL_METRICS_TABLE, HIGHER, METRICS, NONE, names
+from moe.analysis.metrics import (
+    FINAL_METRICS_TABLE,
+    HIGHER,
+    METRICS,
+    NONE,
+    ROUTER_STATISTICS,
+    SUCCESS_SUFFIX,
+    names,
+    router_statistics,
+)
 from moe.analysis.plots import entropy_reference_lines, plot_final_metrics, plot_learning_curves
-from moe.analysis.runs import collect_runs, read_run
+from moe.analysis.runs import VERDICT_COUNTS, VERDICTS, collect_runs, read_run
 from moe.analysis.stats import holm, linear_bounds, mean_ci, t_test_p
-from moe.analysis.tables import display_table, latex_escape, summarise, to_latex, to_markdown, write_tables
+from moe.analysis.tables import (
+    display_table,
+    latex_escape,
+    summarise,
+    to_latex,
+    to_markdown,
+    verdict_cell,
+    write_tables,
+)
 
 try:  # tests/ is on sys.path under pytest's default import mode
-    from fakeruns import write_fake_run
+    from fakeruns import fake_final, fake_verdict, write_fake_run
 except ImportError:  # tests/ imported as a package
-    from tests.fakeruns import write_fake_run
+    from tests.fakeruns import fake_final, fake_verdict, write_fake_run
 
 # --- intervals -------------------------------------------------------------------
 
@@ -120,20 +137,114 @@ def test_registry_directions_never_reward_collapse():
     for name in ("return_mean", "success_rate", "router_mutual_information", "intent_mutual_information",
                  "intent_mutual_information_normalized"):
         assert METRICS[name].direction == HIGHER
-    assert names(shown_in=FINAL_METRICS_TABLE)[:7] == [
+    assert names(shown_in=FINAL_METRICS_TABLE) == [
         "router_entropy", "marginal_router_entropy", "router_mutual_information",
-        "intent_mutual_information_normalized", "expert_similarity", "return_mean", "success_rate"]
+        "intent_mutual_information_normalized", "expert_similarity", "intent_explained", "state_split",
+        "return_mean", "success_rate", "return_auc", "frames_to_threshold"]
+    for name in ("intent_entropy", "state_split", "pooled_router_entropy", "pooled_marginal_entropy",
+                 "modal_expert_share", "distinct_modal_experts"):
+        assert METRICS[name].direction == NONE, name
+    assert METRICS["intent_mi"].direction == METRICS["intent_explained"].direction == HIGHER
 
 
-def test_config_schema_offers_registered_metrics_only():
-    schema = yaml.safe_load((Path(__file__).resolve().parents[1] / "workflow/schemas/config.schema.yaml").read_text())
-    analysis = schema["properties"]["analysis"]["properties"]
-    for key in ("effect_metrics", "robust_metrics"):
-        offered = analysis[key]["items"]["enum"]
-        assert set(offered) <= set(METRICS), key
-        assert all(METRICS[name].summary == "mean" for name in offered), key  # a censored median has no contrast
-        assert set(analysis[key]["default"]) <= set(offered)
-    assert all(METRICS[name].direction != NONE for name in analysis["robust_metrics"]["default"])
+#: final.json's per-episode router statistics, in the order its files have had them since the
+#: first reference runs (written out here, not read from the registry, so a reordering fails).
+EPISODE_STATISTICS = [
+    "router_entropy", "marginal_router_entropy", "router_mutual_information", "intent_mutual_information",
+    "intent_mutual_information_normalized", "expert_similarity", "effective_experts", "switch_rate", "intent_nmi"]
+#: The pooled ones, in the order of the contract (docs/DESIGN.md, "What a run reports").
+POOLED_STATISTICS = ["intent_mi", "intent_entropy", "intent_explained", "state_split", "pooled_router_entropy",
+                     "pooled_marginal_entropy", "modal_expert_share", "distinct_modal_experts"]
+
+
+def test_router_statistics_are_listed_once_in_final_json_order():
+    assert router_statistics("episode") == EPISODE_STATISTICS
+    assert router_statistics("pooled") == POOLED_STATISTICS
+    assert router_statistics() == EPISODE_STATISTICS + POOLED_STATISTICS == [m.name for m in ROUTER_STATISTICS]
+    with pytest.raises(ValueError, match="unknown scope"):
+        router_statistics("episodes")
+    # Only the per-episode ones have a `_success` twin; every other metric has no scope.
+    success = [name for name in METRICS if name.endswith(SUCCESS_SUFFIX)]
+    assert success == [name + SUCCESS_SUFFIX for name in EPISODE_STATISTICS]
+    assert {name for name, m in METRICS.items() if m.scope is not None} == set(EPISODE_STATISTICS + POOLED_STATISTICS)
+    labels = [m.label for m in METRICS.values()]
+    assert len(labels) == len(set(labels))  # a label is a display table's column header
+
+
+def test_fake_trainer_writes_exactly_the_registrys_statistics():
+    """tests/fakeruns.py takes its names from the registry: its final.json has every registered
+    final.json metric and no other number, in the contract's order."""
+    final = fake_final("T", "baseline", 3, 64)
+    facts = {"status", "frames", "episodes", "greedy", "num_experts", "intents", "expert_usage_by_intent",
+             "modal_expert_by_intent", "verdict", "settled", "settled_update"}
+    assert set(final) - facts == set(names(source="final.json"))
+    statistics = [key for key in final if key not in facts and key not in ("return_mean", "success_rate",
+                                                                            "episode_length")]
+    assert statistics == (EPISODE_STATISTICS + [name + SUCCESS_SUFFIX for name in EPISODE_STATISTICS]
+                          + POOLED_STATISTICS)
+    assert list(final)[-4:] == ["modal_expert_by_intent", "verdict", "settled", "settled_update"]
+    diverged = fake_final("T", "baseline", 3, 64, status="diverged")
+    assert list(diverged) == list(final)
+    assert all(diverged[key] is None for key in POOLED_STATISTICS + ["verdict", "modal_expert_by_intent"])
+
+
+def test_fake_pooled_statistics_hold_together():
+    verdicts = set()
+    for seed in range(1, 41):
+        final = fake_final("T", "baseline", seed, 64)
+        log_k = math.log(final["num_experts"])
+        assert final["intent_explained"] == pytest.approx(
+            final["intent_mi"] / min(final["intent_entropy"], log_k), abs=1e-5)
+        pooled_mi = final["pooled_marginal_entropy"] - final["pooled_router_entropy"]
+        assert 0 <= final["intent_mi"] <= pooled_mi + 1e-6 and final["intent_mi"] <= final["intent_entropy"]
+        assert final["state_split"] == pytest.approx(pooled_mi - final["intent_mi"], abs=1e-5)
+        assert final["state_split"] >= 0 and isinstance(final["distinct_modal_experts"], bool)
+        experts = [entry["expert"] for entry in final["modal_expert_by_intent"].values()]
+        assert (len(set(experts)) == len(experts)) == final["distinct_modal_experts"]
+        verdicts.add(final["verdict"])
+    assert verdicts == set(VERDICTS)  # the fake grid meets every verdict
+    k1 = fake_final("T", "baseline", 1, 64, k=1)
+    assert k1["verdict"] == "collapse" and k1["intent_explained"] is None
+
+
+def test_verdict_rule_on_the_reference_routers():
+    """The thresholds sit halfway between two reference routers (K = 4, 3 intents met evenly)."""
+    h_intent, log_k = math.log(3), math.log(4)
+    assert fake_verdict(4, log_k, log_k, h_intent, 0.0, False) == "hedge"  # uniform router
+    assert fake_verdict(4, 0.0, 0.0, h_intent, 0.0, False) == "collapse"  # one expert everywhere
+    assert fake_verdict(4, 0.0, h_intent, h_intent, 1.0, True) == "specialise"  # the intent oracle
+    assert fake_verdict(4, 0.0, log_k, h_intent, 0.0, False) == "split"  # committed, blind to the intent
+    assert fake_verdict(4, 0.0, h_intent, h_intent, 1.0, False) == "split"  # two intents share an expert
+    assert fake_verdict(4, log_k / 2, log_k, h_intent, 1.0, True) == "hedge"  # at a threshold: the rule's side
+    assert fake_verdict(4, 0.0, h_intent / 2, h_intent, 0.5, True) == "specialise"
+
+
+def test_fake_verdicts_are_the_trainers():
+    """The fake trainer's rule gives the trainer's verdict (moe.router_statistics.verdict) on its own runs."""
+    from moe.router_statistics import verdict
+
+    for seed in range(1, 41):
+        for k in (1, 2, 4):
+            final = fake_final("T", "baseline", seed, 64, k=k)
+            statistics = {name: final[name] for name in POOLED_STATISTICS}
+            if statistics["intent_explained"] is None:
+                statistics["intent_explained"] = math.nan
+            assert verdict(statistics, k) == final["verdict"], (seed, k)
+
+
+def test_configs_analyse_registered_metrics_only():
+    """The schema's defaults and the workflow config name registered metrics with a mean (a
+    censored median has no contrast); the cross-task ranking, metrics with a better side.
+    (The schema no longer lists the metrics: the workflow checks them against the registry.)"""
+    root = Path(__file__).resolve().parents[1]
+    schema = yaml.safe_load((root / "workflow/schemas/config.schema.yaml").read_text())
+    defaults = {key: entry["default"] for key, entry in schema["properties"]["analysis"]["properties"].items()}
+    configured = yaml.safe_load((root / "workflow/config/config.yaml").read_text())["analysis"]
+    for analysis in (defaults, configured):
+        for key in ("effect_metrics", "robust_metrics"):
+            assert set(analysis[key]) <= set(METRICS), key
+            assert all(METRICS[name].summary == "mean" for name in analysis[key]), key
+        assert all(METRICS[name].direction != NONE for name in analysis["robust_metrics"])
 
 
 # --- reading runs ---------------------------------------------------------------
@@ -151,16 +262,38 @@ def test_read_run_statuses(tmp_path):
     record = read_run(tmp_path / "finished")
     assert record["status"] == "finished"
     assert record["router_entropy"] == finished["router_entropy"]
+    assert record["state_split"] == finished["state_split"]
     assert record["num_experts"] == 4
+    assert record["verdict"] == finished["verdict"] in VERDICTS
     diverged = read_run(tmp_path / "diverged")
-    assert diverged["status"] == "diverged"
+    assert diverged["status"] == diverged["verdict"] == "diverged"
     # a diverged run is a failure in return statistics and has no router statistics
     assert diverged["return_mean"] == 0.0 and diverged["success_rate"] == 0.0
     assert math.isnan(diverged["router_entropy"]) and math.isnan(diverged["router_mutual_information"])
-    assert read_run(tmp_path / "no_final")["status"] == "missing"
-    assert read_run(tmp_path / "never_created")["status"] == "missing"
-    assert read_run(tmp_path / "corrupt")["status"] == "failed"
-    assert read_run(tmp_path / "odd")["status"] == "failed"
+    assert math.isnan(diverged["intent_explained"])
+    for name, status in (("no_final", "missing"), ("never_created", "missing"), ("corrupt", "failed"),
+                         ("odd", "failed")):
+        record = read_run(tmp_path / name)
+        assert (record["status"], record["verdict"]) == (status, ""), name
+
+
+def test_read_run_new_keys_of_old_and_unlabelled_runs(tmp_path):
+    final = write_fake_run(tmp_path / "old")
+    path = tmp_path / "old" / "final.json"
+    old = {key: value for key, value in final.items() if key not in POOLED_STATISTICS + ["verdict"]}
+    path.write_text(json.dumps(old))  # a run from before the pooled statistics (the 660 reference runs)
+    record = read_run(tmp_path / "old")
+    assert record["verdict"] == "n/a" and record["router_entropy"] == final["router_entropy"]
+    assert all(math.isnan(record[name]) for name in POOLED_STATISTICS)
+    path.write_text(json.dumps({**final, "verdict": None, "intent_mi": None}))  # a task without intent labels
+    record = read_run(tmp_path / "old")
+    assert record["verdict"] == "n/a" and math.isnan(record["intent_mi"])
+    for flag, value in ((True, 1.0), (False, 0.0)):
+        path.write_text(json.dumps({**final, "distinct_modal_experts": flag}))
+        assert read_run(tmp_path / "old")["distinct_modal_experts"] == value
+    path.write_text(json.dumps({**final, "verdict": "specialize"}))
+    with pytest.raises(ValueError, match="specialize"):
+        read_run(tmp_path / "old")
 
 
 def _fake_grid(tmp_path, plan):
@@ -230,11 +363,76 @@ def test_tables_written_in_three_formats(tmp_path):
     csv = pd.read_csv(paths[0])
     assert csv["n_missing"].tolist() == [1] and "router_entropy_success_mean" in csv  # the CSV has every metric
     markdown = paths[1].read_text().splitlines()
-    assert markdown[0].startswith("| task | variant | finished | diverged | failed | missing | router H |")
-    assert markdown[2].startswith("| Task_1 | entropy_min+temporal | 1/3 | 1: seeds 2 | 0 | 1: seeds 3 |")
+    assert markdown[0].startswith("| task | variant | finished | diverged | failed | missing | verdicts | router H |")
+    verdict = fake_final("Task_1", "entropy_min+temporal", 1, 4096)["verdict"]  # seed 1's; seed 2 diverged
+    assert markdown[2].startswith("| Task_1 | entropy_min+temporal | 1/3 | 1: seeds 2 | 0 | 1: seeds 3 | "
+                                  f"1/3 {verdict}, 1 diverged |")  # a tie: a verdict before `diverged`
+    assert markdown[0].endswith("| expert similarity | intent explained | state split | return | success |")
     latex = paths[2].read_text()
     assert r"Task\_1 & entropy\_min+temporal & 1/3" in latex and r"Final 95\% results" in latex
     assert latex.count(r"\\") == 2  # header and one row
+
+
+# --- verdicts ---------------------------------------------------------------------
+
+
+def _verdict_runs(plan):
+    """plan: {(task, variant): [(status, verdict) per seed]} -> a runs frame as collect_runs makes it."""
+    return pd.DataFrame([{"task": task, "variant": variant, "seed": seed, "status": status, "verdict": verdict}
+                         for (task, variant), seeds in plan.items()
+                         for seed, (status, verdict) in enumerate(seeds, start=1)])
+
+
+def test_verdict_counts_and_cells_by_hand():
+    done, gone = "finished", "diverged"
+    plan = {
+        ("A", "baseline"): [(done, "specialise"), (done, "split"), (gone, "diverged"), (done, "specialise"),
+                            (done, "specialise")],
+        ("A", "temporal"): [(done, "split"), ("missing", ""), (done, "hedge"), (done, "split"), (done, "hedge")],
+        ("A", "old"): [(done, "n/a")] * 10,
+        ("A", "lost"): [("failed", ""), ("missing", "")],
+        ("B", "baseline"): [(gone, "diverged"), (gone, "diverged"), (done, "collapse"), (done, "n/a")],
+    }
+    summary = summarise(_verdict_runs(plan), metrics=[])
+    columns = [f"n_verdict_{v}" for v in ("hedge", "collapse", "split", "specialise", "diverged", "n/a")]
+    assert list(VERDICT_COUNTS) == [column.removeprefix("n_verdict_") for column in columns]
+    assert summary[columns].values.tolist() == [
+        [0, 0, 1, 3, 1, 0], [2, 0, 2, 0, 0, 0], [0, 0, 0, 0, 0, 10], [0, 0, 0, 0, 0, 0], [0, 1, 0, 0, 2, 1]]
+    assert display_table(summary, metrics=[])["verdicts"].tolist() == [
+        "3/5 specialise, 1 split, 1 diverged",
+        "2/5 hedge, 2 split",  # a tie: in the rule's order; the missing seed is in `missing`
+        "10/10 n/a",  # runs from before the verdicts
+        "none",
+        "2/4 diverged, 1 collapse, 1 n/a",  # diverged runs are failures: they show
+    ]
+    assert verdict_cell({"split": 1}, 1) == "1/1 split" and verdict_cell({}, 3) == "none"
+
+
+def test_verdicts_in_the_tables_from_run_directories(tmp_path):
+    """Old runs (no verdict, no pooled statistics) count as n/a with n/a cells; a sweep's
+    table (grouped by setting) shows verdicts too."""
+    runs, finals = _fake_grid(tmp_path, {("T", "baseline"): ["finished", "finished", "diverged"]})
+    for seed in (1, 2):
+        path = Path(runs[seed - 1]["run_dir"]) / "final.json"
+        path.write_text(json.dumps({key: value for key, value in finals[("T", "baseline", seed)].items()
+                                    if key not in POOLED_STATISTICS + ["verdict"]}))
+    table = collect_runs(runs)
+    assert table["verdict"].tolist() == ["n/a", "n/a", "diverged"]
+    display = display_table(summarise(table)).iloc[0]
+    assert display["verdicts"] == "2/3 n/a, 1 diverged"
+    assert display["intent explained"] == display["state split"] == "n/a"
+
+    runs, finals = _fake_grid(tmp_path / "sweep", {("T", "temporal"): ["finished"] * 3 + ["missing"]})
+    table = collect_runs(runs).assign(setting="0.3")
+    summary = summarise(table, group_cols=("task", "setting"))
+    verdicts = [finals[("T", "temporal", seed)]["verdict"] for seed in (1, 2, 3)]
+    assert sum(summary.loc[0, f"n_verdict_{v}"] for v in VERDICTS) == 3
+    assert all(summary.loc[0, f"n_verdict_{v}"] == verdicts.count(v) for v in VERDICTS)
+    cell = display_table(summary, group_cols=("task", "setting")).loc[0, "verdicts"]
+    top = max(set(verdicts), key=lambda v: (verdicts.count(v), -VERDICTS.index(v)))
+    assert cell.startswith(f"{verdicts.count(top)}/4 {top}")
+    explained = [finals[("T", "temporal", seed)]["intent_explained"] for seed in (1, 2, 3)]
+    assert summary.loc[0, "intent_explained_mean"] == pytest.approx(np.mean(explained))
 
 
 def test_markdown_and_latex_helpers():

@@ -70,14 +70,16 @@ def test_bad_input_is_refused_with_a_clear_message(tmp_path, finished_run, capsy
 
 def test_non_finite_loss_stops_the_run_as_diverged_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch,
                                                                                      short_task, tiny):
+    from dataclasses import replace
+
     import torch
 
     from moe.checkpoint import load_latest
-    from moe.corrections import CORRECTIONS, Correction
+    from moe.corrections import CORRECTIONS
 
     # A temporal term that blows up: active from finetune, i.e. the 4th of 5 updates (fraction done 0.6).
-    monkeypatch.setitem(CORRECTIONS, "temporal", Correction("temporal", lambda batch, divergence: torch.tensor(
-        float("nan")), options={"divergence": ("kl",)}))
+    monkeypatch.setitem(CORRECTIONS, "temporal", replace(CORRECTIONS["temporal"],
+                                                         term=lambda batch, **options: torch.tensor(float("nan"))))
     argv = ["--env", short_task, "--variant", "temporal", "--frames", "400", "--out", str(tmp_path),
             *[arg for item in tiny for arg in ("--set", item)]]
     # A diverged run is an outcome the tables report, not a failed command: the workflow goes on.

@@ -12,8 +12,8 @@ from minigrid.envs import EmptyEnv
 from moe.environments import check_env_id
 from moe.errors import ConfigError
 from moe.evaluate import evaluate
-from moe.metrics import episode_router_statistics, intent_mutual_information
-from moe.model import AgentOutput
+from moe.model import AgentOutput, MoEAgent
+from moe.router_statistics import episode_router_statistics, intent_mutual_information, pooled_router_statistics
 
 DIRECTION_TASK = "MoETest-DirectionIntent-v0"  # registered by conftest.py: intent = the half of the compass faced
 
@@ -21,11 +21,13 @@ DIRECTION_TASK = "MoETest-DirectionIntent-v0"  # registered by conftest.py: inte
 class ScriptedRouter(nn.Module):
     """Router weights from a rule on the facing direction; actions uniform (or a fixed one)."""
 
+    num_experts = 2
+
     def __init__(self, rule="follow_intent", action=None):
         super().__init__()
         self.rule, self.action = rule, action
 
-    def forward(self, image, direction):
+    def forward(self, image, direction, intent=None, previous_alpha=None):
         batch = direction.shape[0]
         east_or_south = (direction <= 1).double()
         if self.rule == "follow_intent":
@@ -158,3 +160,69 @@ def test_evaluation_is_reproducible_and_differs_with_the_seed():
 def test_non_minigrid_ids_are_refused():
     with pytest.raises(ConfigError, match="not a MiniGrid environment"):
         check_env_id("CartPole-v1")
+
+
+def test_an_oracle_routed_evaluation_explains_the_intent_fully_and_specialises():
+    torch.manual_seed(0)
+    summary, _ = evaluate(MoEAgent(num_actions=7, num_experts=2, router="oracle", hidden=16, gat_dim=8),
+                          DIRECTION_TASK, episodes=8, seed_base=10, greedy=False, device=torch.device("cpu"))
+    assert summary["intent_entropy"] > 0.3, "the episodes should meet both intents"
+    assert summary["intent_mi"] == pytest.approx(summary["intent_entropy"])
+    assert summary["intent_explained"] == pytest.approx(1.0)
+    assert summary["state_split"] == pytest.approx(0.0, abs=1e-9)
+    assert summary["modal_expert_share"] == 1.0 and summary["distinct_modal_experts"]
+    assert summary["modal_expert_by_intent"] == {"east_or_south": {"expert": 0, "share": 1.0},
+                                                 "west_or_north": {"expert": 1, "share": 1.0}}
+    assert summary["verdict"] == "specialise"
+
+
+def test_one_expert_has_no_routing_to_measure():
+    torch.manual_seed(0)
+    summary, _ = evaluate(MoEAgent(num_actions=7, num_experts=1, hidden=16, gat_dim=8), DIRECTION_TASK,
+                          episodes=4, seed_base=10, greedy=False, device=torch.device("cpu"))
+    assert summary["router_mutual_information"] == 0.0 and summary["router_entropy"] == 0.0
+    assert summary["intent_mi"] == 0.0 and math.isnan(summary["intent_explained"])  # ln K = 0: no bound
+    assert summary["verdict"] == "collapse"
+
+
+# Four episodes of four steps, intents a, a, b, b in each; two experts.
+EPISODE_INTENTS = np.array(["a", "a", "b", "b"] * 4)
+ONE_HOT = torch.eye(2, dtype=torch.float64)
+
+
+def routed(expert_of_step) -> torch.Tensor:
+    return ONE_HOT[torch.tensor(expert_of_step)]
+
+
+def per_episode_intent_mi(alpha):
+    return [intent_mutual_information(alpha[4 * j:4 * j + 4], EPISODE_INTENTS[4 * j:4 * j + 4])[0] for j in range(4)]
+
+
+def test_pooled_intent_mi_rewards_the_same_expert_for_an_intent_in_every_episode():
+    consistent = routed([0, 0, 1, 1] * 4)  # a -> expert 0, b -> expert 1, in every episode
+    permuted = routed([0, 0, 1, 1, 1, 1, 0, 0] * 2)  # the experts swap roles every other episode
+    assert per_episode_intent_mi(consistent) == pytest.approx(per_episode_intent_mi(permuted))
+    assert per_episode_intent_mi(consistent) == pytest.approx([math.log(2)] * 4)
+    consistent_pooled = pooled_router_statistics(consistent, EPISODE_INTENTS, ("a", "b"))
+    permuted_pooled = pooled_router_statistics(permuted, EPISODE_INTENTS, ("a", "b"))
+    assert consistent_pooled["intent_entropy"] == pytest.approx(math.log(2))
+    assert consistent_pooled["intent_mi"] == pytest.approx(math.log(2))  # = H(intent)
+    assert permuted_pooled["intent_mi"] == pytest.approx(0.0, abs=1e-12)
+    # The permuted router still commits by state: its routing is all state split.
+    assert permuted_pooled["state_split"] == pytest.approx(math.log(2))
+    assert (consistent_pooled["verdict"], permuted_pooled["verdict"]) == ("specialise", "split")
+
+
+@pytest.mark.parametrize("alpha, verdict", [
+    (torch.full((16, 2), 0.5, dtype=torch.float64), "hedge"),  # uniform: H(alpha_t) = ln K
+    (routed([0] * 16), "collapse"),  # one expert everywhere
+    (routed([0, 1] * 8), "split"),  # commits by step parity: uses both experts, ignores the intent
+    (routed([0, 0, 1, 1] * 4), "specialise"),
+])
+def test_verdicts_of_reference_routers(alpha, verdict):
+    statistics = pooled_router_statistics(alpha, EPISODE_INTENTS, ("a", "b"))
+    assert statistics["verdict"] == verdict
+    if verdict == "split":  # half the steps of each intent on each expert: no intent information
+        assert statistics["intent_mi"] == pytest.approx(0.0, abs=1e-12)
+        assert statistics["state_split"] == pytest.approx(math.log(2))
+        assert not statistics["distinct_modal_experts"] and statistics["modal_expert_share"] == 0.5

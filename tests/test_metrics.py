@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from moe.metrics import entropy, normalized_mutual_information, switch_rate
+from moe.router_statistics import entropy, normalized_mutual_information, switch_rate
 
 
 def test_entropy_handles_zeros():

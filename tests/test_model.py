@@ -2,7 +2,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from moe.corrections import RouterBatch, correction_loss, router_entropy
+from moe.corrections import CorrectionBatch, correction_loss, router_entropy
 from moe.model import ConvEncoder, MoEAgent, neighbourhood_mask
 
 
@@ -38,8 +38,7 @@ def test_one_expert_is_plain_ppo():
     assert torch.allclose(output.alpha, torch.ones(8, 1))
     assert torch.allclose(output.action_log_probs, torch.log_softmax(output.expert_logits[:, 0], -1), atol=1e-6)
     assert router_entropy(output.alpha, output.log_alpha).item() == 0.0
-    batch = RouterBatch(output.alpha, output.log_alpha, output.expert_logits, output.alpha.detach(),
-                        torch.zeros(8, dtype=torch.bool))
+    batch = CorrectionBatch(output, output.alpha.detach(), torch.zeros(8, dtype=torch.bool))
     # No router means nothing for the corrections to act on.
     for name in ("temporal", "overlap"):
         assert correction_loss(name, {}, batch).abs().item() < 1e-6
@@ -95,3 +94,36 @@ def test_attention_only_mixes_neighbours():
     moved = (captured[0] - captured[1]).abs().sum(-1).view(7, 7) > 1e-6
     assert moved[0, 0] and moved[1, 1]
     assert not moved[2:, :].any() and not moved[:, 2:].any()
+
+
+def test_the_oracle_router_is_the_one_hot_of_the_true_intent():
+    torch.manual_seed(0)
+    agent = MoEAgent(num_actions=7, num_experts=3, router="oracle")
+    image, direction = random_observation(batch=4)
+    intent = torch.tensor([0, 2, 1, 2])
+    output = agent(image, direction, intent=intent)
+    assert torch.equal(output.alpha, torch.nn.functional.one_hot(intent, 3).float())
+    assert router_entropy(output.alpha, output.log_alpha).item() == 0.0  # 0 log 0 is 0, not NaN
+    # The policy is the intent's own expert.
+    own = torch.log_softmax(output.expert_logits[torch.arange(4), intent], -1)
+    assert torch.allclose(output.action_log_probs, own, atol=1e-6)
+
+
+def test_memory_reaches_the_router_alone():
+    torch.manual_seed(0)
+    agent = MoEAgent(num_actions=7, num_experts=2, router_memory="previous_alpha")
+    image, direction = random_observation(batch=4)
+    one = agent(image, direction, previous_alpha=torch.tensor([[1.0, 0.0]]).repeat(4, 1))
+    other = agent(image, direction, previous_alpha=torch.tensor([[0.0, 1.0]]).repeat(4, 1))
+    assert not torch.allclose(one.router_logits, other.router_logits)
+    assert torch.equal(one.value, other.value) and torch.equal(one.expert_logits, other.expert_logits)
+
+
+def test_a_model_without_memory_draws_the_weights_it_drew_before_memory_existed():
+    torch.manual_seed(0)
+    plain = MoEAgent(num_actions=7)
+    torch.manual_seed(0)
+    with_memory = MoEAgent(num_actions=7, router_memory="previous_alpha")
+    shared = dict(with_memory.named_parameters())
+    assert all(torch.equal(parameter, shared[name]) for name, parameter in plain.named_parameters())
+    assert set(shared) - dict(plain.named_parameters()).keys() == {"router_memory.weight"}

@@ -41,8 +41,20 @@ def test_every_file_that_differs_is_named_and_wall_clock_columns_are_not_compare
     final["return_mean"] += 1e-9
     (copy / "final.json").write_text(json.dumps(final))
     (copy / "eval_episode.csv").unlink()
-    assert differences(recorded_run, copy) == ["final.json", "eval_episode.csv",
-                                               "metrics.csv (timing columns aside)"]
+    assert differences(recorded_run, copy) == ["final.json (the reference's keys)", "eval_episode.csv",
+                                               "metrics.csv (the reference's columns, timing aside)"]
+
+
+def test_what_the_trainer_reports_beyond_the_record_is_not_compared_but_a_lost_key_is(recorded_run, tmp_path):
+    older = tmp_path / "older"  # the record of a trainer that reported less
+    shutil.copytree(recorded_run, older)
+    final = json.loads((older / "final.json").read_text())
+    (older / "final.json").write_text(json.dumps({key: value for key, value in final.items() if key != "verdict"}))
+    pd.read_csv(older / "metrics.csv").drop(columns=["loss_zloss"]).to_csv(older / "metrics.csv", index=False)
+    assert differences(older, recorded_run) == []
+    # The other way round, the retrained run lacks what the record has.
+    assert differences(recorded_run, older) == ["final.json (the reference's keys)",
+                                                "metrics.csv (the reference's columns, timing aside)"]
 
 
 def test_an_existing_output_is_refused_rather_than_resumed(recorded_run, tmp_path):

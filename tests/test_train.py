@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 import torch
 
+from moe.config import default_config
 from moe.environments import make_env
 from moe.errors import CheckpointError, ConfigError
 from moe.evaluate import SUMMARY_KEYS
@@ -31,7 +32,7 @@ def test_rollout_matches_a_step_by_step_replay_and_masks_exactly_episode_starts(
         previous_done = True
         for step in range(40):
             assert bool(rollout.episode_starts[step, env_index]) == previous_done
-            assert np.array_equal(rollout.images[step, env_index].numpy(), observation["image"])
+            assert np.array_equal(rollout.inputs.image[step, env_index].numpy(), observation["image"])
             action = int(rollout.actions[step, env_index])
             observation, reward, terminated, truncated, _ = env.step(action)
             # Same-step autoreset: the step that ends an episode keeps its own reward; no step is a reset.
@@ -42,13 +43,31 @@ def test_rollout_matches_a_step_by_step_replay_and_masks_exactly_episode_starts(
                 observation, _ = env.reset()
 
 
-def test_rollout_stores_the_previous_steps_router_output(tiny_trainer):
-    trainer = tiny_trainer()
+def previous_alphas_by_hand(alphas, episode_starts, carried):
+    """alpha_{t-1} of each step: the same environment's previous output, uniform at an episode's first step."""
+    previous = torch.cat([carried.unsqueeze(0), alphas[:-1]])
+    return torch.where(episode_starts.unsqueeze(-1), torch.full_like(previous, 1 / previous.shape[-1]), previous)
+
+
+@pytest.mark.parametrize("memory", ["none", "previous_alpha"])
+def test_rollout_stores_the_previous_steps_router_output_uniform_at_episode_starts(tiny_trainer, memory):
+    trainer = tiny_trainer(assignments=[f"model.router_memory={memory}"])
     first = rollout_of(trainer)
-    assert torch.equal(first.prev_alphas[1:], first.alphas[:-1])
+    assert first.episode_starts[1:].any() and not first.episode_starts[1:].all()
+    assert torch.equal(first.prev_alphas, previous_alphas_by_hand(first.alphas, first.episode_starts,
+                                                                  first.alphas[0]))
     second = rollout_of(trainer)
-    assert torch.equal(second.prev_alphas[0], first.alphas[-1])
+    assert torch.equal(second.prev_alphas, previous_alphas_by_hand(second.alphas, second.episode_starts,
+                                                                   first.alphas[-1]))
     assert torch.equal(second.episode_starts[0], first.dones[-1])
+    # The update feeds the agent the stored inputs, alpha_{t-1} included: it recomputes the rollout's alphas.
+    with torch.no_grad():
+        again = trainer.agent(second.inputs.image.flatten(0, 1), second.inputs.direction.flatten(0, 1),
+                              previous_alpha=second.inputs.previous_alpha.flatten(0, 1)).alpha
+    assert torch.allclose(again, second.alphas.flatten(0, 1), atol=1e-6)
+    # The previous step's inputs are the step before's, carried across the rollout boundary.
+    assert torch.equal(second.previous_inputs.image[0], first.inputs.image[-1])
+    assert torch.equal(second.previous_inputs.image[1:], second.inputs.image[:-1])
 
 
 def test_advantages_are_gae_restarted_at_every_episode_end(tiny_trainer):
@@ -84,11 +103,12 @@ def test_phase_switches_and_corrections_turn_on_only_in_finetune(tiny_trainer):
     config = trainer.config
     warmup = loss_weights(config, trainer.active_corrections, "warmup")
     finetune = loss_weights(config, trainer.active_corrections, "finetune")
-    coef = {name: config["corrections"][name]["coef"] for name in ("entropy_min", "temporal", "overlap")}
-    assert warmup == {"router_entropy": -config["router_entropy_coef"],
-                      "entropy_min": 0.0, "temporal": 0.0, "overlap": 0.0, "balance": 0.0}
-    # entropy_min flips the sign: the bonus goes, +lambda_E H(alpha) comes; balance is not in this variant.
-    assert finetune == {"router_entropy": 0.0, **coef, "balance": 0.0}
+    variant = ("entropy_min", "temporal", "overlap")
+    coef = {name: config["corrections"][name]["coef"] for name in variant}
+    others = {name: 0.0 for name in config["corrections"] if name not in variant}  # every other registered one
+    assert warmup == {"router_entropy": -config["router_entropy_coef"], **dict.fromkeys(variant, 0.0), **others}
+    # entropy_min flips the sign: the bonus goes, +lambda_E H(alpha) comes; the others are not in this variant.
+    assert finetune == {"router_entropy": 0.0, **coef, **others}
     assert all(value > 0 for value in coef.values())
     quiet = type("Quiet", (), {"update": lambda self, row, total: None, "write": print})()
     trainer.run(quiet)
@@ -118,7 +138,7 @@ def test_metrics_and_final_files_have_the_documented_columns(tmp_path, short_tas
     expected = ["update", "frames", "phase", "fps", "return_mean", "success_rate", "episode_length",
                 "policy_entropy", "router_entropy", "marginal_router_entropy", "router_mutual_information",
                 "expert_similarity", "switch_rate", "loss_policy", "loss_value", "loss_router_entropy",
-                "loss_temporal", "loss_overlap", "loss_entropy_min", "loss_balance", *TIMING_COLUMNS]
+                *(f"loss_{name}" for name in default_config()["corrections"]), *TIMING_COLUMNS]
     assert set(expected + [f"usage_expert_{k}" for k in range(4)]) <= set(metrics.columns)
     usage = metrics[[f"usage_expert_{k}" for k in range(4)]].sum(axis=1)
     assert np.allclose(usage, 1.0, atol=1e-5)
@@ -231,3 +251,84 @@ def test_tensorboard_scalars_are_the_metrics_columns(tmp_path, short_task, tiny)
         assert [event.step for event in scalars] == list(measured["frames"])
         assert [event.value for event in scalars] == pytest.approx(list(measured[column]), rel=1e-6)
     assert "phase" not in events.Tags()["scalars"]  # text columns are not scalars
+
+
+def test_a_phase_setting_turns_the_router_entropy_bonus_off_in_finetuning_only(tmp_path, short_task, tiny):
+    phases = "phases=[{name: warmup, end: 0.5}, {name: finetune, end: 1.0, set: {router_entropy_coef: 0}}]"
+    train(short_task, "temporal", 5, 320, tmp_path, assignments=[*tiny, phases])
+    metrics = pd.read_csv(tmp_path / "metrics.csv")
+    by_phase = metrics.groupby("phase")["loss_router_entropy"]
+    assert (by_phase.get_group("warmup") < 0).all()  # -c_alpha H(alpha), c_alpha = 0.01
+    assert (by_phase.get_group("finetune") == 0).all()
+    assert (metrics.loc[metrics["phase"] == "finetune", "loss_temporal"] > 0).all()
+
+
+def test_the_settle_rule_on_synthetic_series():
+    from moe.warmup import first_settled
+
+    def rows(entropy, mutual_information):
+        return [{"router_entropy": h, "router_mutual_information": i}
+                for h, i in zip(entropy, mutual_information, strict=True)]
+
+    tolerances = {"router_entropy": 0.03, "router_mutual_information": 0.1}
+    # Falls, then holds within 0.02 (entropy) and 0.08 (MI): settled at the 3rd update of a flat window of 3.
+    falling = rows([1.38, 0.9, 0.3, 0.05, 0.04, 0.06, 0.05], [0.0, 0.1, 0.2, 0.25, 0.2, 0.28, 0.24])
+    assert first_settled(falling, 3, **tolerances) == 6
+    # Still moving: entropy falls by 0.05 every update; MI noise alone never stops it.
+    moving = rows([1.0 - 0.05 * t for t in range(10)], [0.2] * 10)
+    assert first_settled(moving, 3, **tolerances) is None
+    assert first_settled(rows([0.5] * 10, [0.2, 0.35] * 5), 3, **tolerances) is None  # MI jumps 0.15
+    assert first_settled(rows([0.5] * 2, [0.2] * 2), 3, **tolerances) is None  # fewer updates than the window
+
+
+def test_finetuning_ends_once_the_router_has_settled_and_final_json_says_when(tmp_path, short_task, tiny):
+    """A tolerance of 2 nats: any 2-update window counts as settled, so fine-tuning stops after its 2nd
+    update of 6 planned; a tolerance of 1e-9 never fires, and the run trains its planned length."""
+    def phases(tolerance):
+        return [f"phases=[{{name: warmup, end: 0.25}}, {{name: finetune, end: 1.0, until_settled: {{window: 2, "
+                f"router_entropy: {tolerance}, router_mutual_information: {tolerance}}}}}]"]
+
+    settled = train(short_task, "entropy_min", 5, 8 * 80, tmp_path / "settled", assignments=tiny + phases(2.0))
+    assert list(pd.read_csv(tmp_path / "settled" / "metrics.csv")["phase"]) == ["warmup"] * 2 + ["finetune"] * 2
+    assert (settled["settled"], settled["settled_update"], settled["frames"]) == (True, 4, 4 * 80)
+    capped = train(short_task, "entropy_min", 5, 8 * 80, tmp_path / "capped", assignments=tiny + phases(1e-9))
+    assert (capped["settled"], capped["settled_update"], capped["frames"]) == (False, None, 8 * 80)
+    plain = train(short_task, "entropy_min", 5, 160, tmp_path / "plain", assignments=tiny)
+    assert (plain["settled"], plain["settled_update"]) == (None, None)  # no rule, nothing to say
+
+
+def test_a_settle_rule_on_the_first_phase_is_refused(tmp_path, short_task, tiny):
+    with pytest.raises(ConfigError, match="phases.0.until_settled"):
+        train(short_task, "baseline", 5, 160, tmp_path, assignments=tiny + [
+            "phases=[{name: warmup, end: 0.5, until_settled: {window: 3, router_entropy: 0.1, "
+            "router_mutual_information: 0.1}}, {name: finetune, end: 1.0}]"])
+
+
+def test_a_correction_that_no_update_would_run_is_named_in_a_warning(tmp_path, short_task, tiny, capsys):
+    final = train(short_task, "entropy_min", 5, 80, tmp_path, assignments=tiny)  # one update: all warm-up
+    assert len(final["warnings"]) == 1
+    assert "entropy_min" in final["warnings"][0] and "['finetune']" in final["warnings"][0]
+    assert "warning: correction entropy_min" in capsys.readouterr().err
+    assert train(short_task, "entropy_min", 5, 160, tmp_path / "long", assignments=tiny)["warnings"] == []
+
+
+def test_the_oracle_router_trains_and_evaluates_on_a_multi_intent_task(tmp_path, tiny):
+    final = train("MultiIntent-Hunt-6x6-v0", "baseline", 1, 160, tmp_path, assignments=[*tiny, "model.router=oracle"])
+    assert final["status"] == "finished" and final["intent_explained"] == pytest.approx(1.0)
+    assert final["router_entropy"] == 0.0 and final["verdict"] == "specialise"
+
+
+@pytest.mark.parametrize("settings, message", [
+    (["model.router=oracle", "model.num_experts=1"], "one expert per intent.*2 intent labels"),
+    (["model.router=oracle"], "needs a task with intent labels"),
+])
+def test_an_oracle_without_an_expert_per_intent_is_refused(tmp_path, short_task, tiny, settings, message):
+    env = "MultiIntent-Hunt-6x6-v0" if "model.num_experts=1" in settings else short_task
+    with pytest.raises(ConfigError, match=message):
+        train(env, "baseline", 1, 160, tmp_path, assignments=[*tiny, *settings])
+
+
+def test_the_zloss_correction_reaches_the_router_logits_in_finetuning(tmp_path, short_task, tiny):
+    train(short_task, "entropy_min+zloss", 5, 160, tmp_path, assignments=tiny)
+    metrics = pd.read_csv(tmp_path / "metrics.csv")
+    assert list(metrics["loss_zloss"] > 0) == [False, True]  # warm-up, fine-tuning

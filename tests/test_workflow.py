@@ -317,7 +317,7 @@ def test_tables_rebuilt_from_copied_runs_without_training(tmp_path):
     snakemake(trained, "compare_reference", "--cores", "1", "--configfile", configfile,
               "--config", f"reference_runs_dir={rebuilt / 'reference/runs'}")
     verdict = (trained / "results/tables/compare_reference.md").read_text()
-    assert "8 of 8 runs present in both have an identical final.json" in verdict
+    assert "8 of 8 runs present in both match the reference's final.json, key for key" in verdict
     assert "0 of 24 task x variant x metric means fall outside" in verdict  # 2 tasks x 2 variants x 6
 
     # A run that is not there is named, not trained; allow_missing_runs tables it as missing.

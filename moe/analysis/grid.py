@@ -148,20 +148,24 @@ def _assignments(overrides: Mapping) -> tuple[str, ...]:
 
 
 def _base_overrides(config: Mapping, task_index: int) -> dict:
-    """trainer.set, then the task's set, then the task's warm-up (its length, its return gate) as the first phase."""
+    """trainer.set, then the task's set, then the task's warm-up (its length, its return gate) as the first
+    phase and the config's `finetune` settings (its `set`, its settle rule) as the last."""
     entry = config["tasks"][task_index]
     overrides = {**(config["trainer"].get("set") or {}), **(entry.get("set") or {})}
     length, until_return = entry.get("warmup_frames"), entry.get("warmup_until_return")
+    finetune = {key: value for key, value in (config.get("finetune") or {}).items() if value}
     if length is not None and not 0 < length < entry["frames"]:
         raise GridError(f"Invalid config: key 'tasks.{task_index}.warmup_frames': {length} is not between 0 and "
                         f"the task's frames ({entry['frames']})")
-    if length is not None or until_return is not None:
-        where = f"tasks.{task_index}.warmup_{'frames' if length is not None else 'until_return'}"
+    if length is not None or until_return is not None or finetune:
+        where = (f"tasks.{task_index}.warmup_{'frames' if length is not None else 'until_return'}"
+                 if length is not None or until_return is not None else "finetune")
         phases = [dict(phase) for phase in _resolved(config, _assignments(overrides), where)["phases"]]
         if length is not None:
             phases[0]["end"] = length / entry["frames"]
         if until_return is not None:
             phases[0]["until_return"] = until_return
+        phases[-1].update(finetune)
         overrides["phases"] = phases
     return overrides
 
@@ -209,6 +213,15 @@ def _check_names(config: Mapping) -> None:
     if list(config["corrections"]) != [name for name in known if name in config["corrections"]]:
         raise GridError(f"Invalid config: key 'corrections': {list(config['corrections'])} must follow the "
                         f"trainer's canonical order {known}")
+    from moe.analysis.metrics import METRICS
+
+    # Effects and aggregates are means with intervals: a median metric has no place there.
+    averaged = [name for name, entry in METRICS.items() if entry.summary == "mean"]
+    for key in ("effect_metrics", "robust_metrics"):
+        unknown = [name for name in config.get("analysis", {}).get(key, []) if name not in averaged]
+        if unknown:
+            raise GridError(f"Invalid config: key 'analysis.{key}': {unknown} are not averaged metrics of the "
+                            f"registry (moe.analysis.metrics); known: {', '.join(averaged)}")
     for sweep, entry in config["sweeps"].items():
         try:
             parse_variant(entry["variant"], known)

@@ -20,6 +20,16 @@ unit, direction, range and role from here, and nowhere else.
   Markdown/LaTeX summary table; its CSV has every metric) and `learning_curves`.
   Factorial effects and cross-task aggregates use the config's
   `analysis.effect_metrics` / `analysis.robust_metrics`.
+- `scope`: for the router statistics of the final evaluation (docs/DESIGN.md, "What a
+  run reports"), how they pool the evaluation's steps: `episode` (per evaluation
+  episode, then averaged over episodes; final.json also has `<name>_success`, over
+  successful episodes only) or `pooled` (over all evaluation steps of all episodes at
+  once; no `_success` variant). None for every other metric.
+
+`ROUTER_STATISTICS` is the one list of the router statistics: the trainer writes
+final.json's keys in its order (`router_statistics("episode")`,
+`router_statistics("pooled")`), the analysis reads them, the fake trainer of the
+tests makes them.
 """
 
 from __future__ import annotations
@@ -28,8 +38,12 @@ import math
 from dataclasses import dataclass
 
 HIGHER, LOWER, NONE = "higher", "lower", "none"
+#: The verdicts on a run's router (docs/DESIGN.md, "Verdicts"; decided by `moe.router_statistics.verdict`),
+#: in the order its rule tries them.
+VERDICTS = ("hedge", "collapse", "split", "specialise")
 FINAL_JSON, METRICS_CSV = "final.json", "metrics.csv"
 FINAL_METRICS_TABLE, LEARNING_CURVES = "final_metrics", "learning_curves"
+EPISODE, POOLED = "episode", "pooled"
 #: `frames_to_threshold` of a run that never reached the threshold (censored at its budget).
 NEVER = math.inf
 
@@ -45,6 +59,7 @@ class Metric:
     source: str = FINAL_JSON
     summary: str = "mean"
     shown_in: frozenset[str] = frozenset()
+    scope: str | None = None
 
     @property
     def axis_label(self) -> str:
@@ -54,20 +69,34 @@ class Metric:
 _TABLE = frozenset({FINAL_METRICS_TABLE})
 _TABLE_AND_CURVES = frozenset({FINAL_METRICS_TABLE, LEARNING_CURVES})
 
-#: Router statistics of the final evaluation, each computed per episode then averaged
-#: over episodes. final.json also has each over successful episodes only (`<name>_success`).
-#: Entropies and mutual informations are >= 0; their upper end, ln K, depends on the run.
+#: Router statistics of the final evaluation, in final.json's order. Entropies and mutual
+#: informations are >= 0; their upper end, ln K, depends on the run.
 NATS = (0.0, math.inf)
 ROUTER_STATISTICS = [
-    Metric("router_entropy", "router H", "nats", NONE, NATS, shown_in=_TABLE_AND_CURVES),
-    Metric("marginal_router_entropy", "marginal H", "nats", NONE, NATS, shown_in=_TABLE),
-    Metric("router_mutual_information", "router MI", "nats", HIGHER, NATS, shown_in=_TABLE_AND_CURVES),
-    Metric("intent_mutual_information", "intent MI", "nats", HIGHER, NATS),
-    Metric("intent_mutual_information_normalized", "intent MI (norm.)", "", HIGHER, (0.0, 1.0), shown_in=_TABLE),
-    Metric("expert_similarity", "expert similarity", "cos", NONE, (-1.0, 1.0), shown_in=_TABLE),
-    Metric("effective_experts", "effective experts", "exp H", NONE, (1.0, math.inf)),
-    Metric("switch_rate", "switch rate", "", NONE, (0.0, 1.0)),
-    Metric("intent_nmi", "intent NMI (argmax)", "", HIGHER, (0.0, 1.0)),
+    # Per episode, then averaged over episodes (and over successful episodes: `<name>_success`).
+    Metric("router_entropy", "router H", "nats", NONE, NATS, shown_in=_TABLE_AND_CURVES, scope=EPISODE),
+    Metric("marginal_router_entropy", "marginal H", "nats", NONE, NATS, shown_in=_TABLE, scope=EPISODE),
+    Metric("router_mutual_information", "router MI", "nats", HIGHER, NATS, shown_in=_TABLE_AND_CURVES, scope=EPISODE),
+    Metric("intent_mutual_information", "intent MI", "nats", HIGHER, NATS, scope=EPISODE),
+    Metric("intent_mutual_information_normalized", "intent MI (norm.)", "", HIGHER, (0.0, 1.0), shown_in=_TABLE,
+           scope=EPISODE),
+    Metric("expert_similarity", "expert similarity", "cos", NONE, (-1.0, 1.0), shown_in=_TABLE, scope=EPISODE),
+    Metric("effective_experts", "effective experts", "exp H", NONE, (1.0, math.inf), scope=EPISODE),
+    Metric("switch_rate", "switch rate", "", NONE, (0.0, 1.0), scope=EPISODE),
+    Metric("intent_nmi", "intent NMI (argmax)", "", HIGHER, (0.0, 1.0), scope=EPISODE),
+    # Pooled over all evaluation steps of all episodes: an agent that uses a different expert
+    # for the same intent in different episodes scores lower than a consistent one.
+    Metric("intent_mi", "intent MI (pooled)", "nats", HIGHER, NATS, scope=POOLED),
+    Metric("intent_entropy", "intent H", "nats", NONE, NATS, scope=POOLED),
+    # intent_mi / min(intent_entropy, ln K): 1 = one expert per intent, 0 = routing blind to the intent.
+    Metric("intent_explained", "intent explained", "", HIGHER, (0.0, 1.0), shown_in=_TABLE, scope=POOLED),
+    # pooled router MI - intent_mi: routing by state that the intent does not explain (neither good nor bad).
+    Metric("state_split", "state split", "nats", NONE, NATS, shown_in=_TABLE, scope=POOLED),
+    Metric("pooled_router_entropy", "router H (pooled)", "nats", NONE, NATS, scope=POOLED),
+    Metric("pooled_marginal_entropy", "marginal H (pooled)", "nats", NONE, NATS, scope=POOLED),
+    Metric("modal_expert_share", "modal expert share", "", NONE, (0.0, 1.0), scope=POOLED),
+    # final.json holds a bool: read as 1.0 / 0.0, so its mean is the share of runs.
+    Metric("distinct_modal_experts", "distinct modal experts", "", NONE, (0.0, 1.0), scope=POOLED),
 ]
 SUCCESS_SUFFIX = "_success"
 
@@ -80,7 +109,7 @@ METRICS: dict[str, Metric] = {
         Metric("success_rate", "success", "", HIGHER, (0.0, 1.0), diverged=0.0, shown_in=_TABLE),
         Metric("episode_length", "episode length", "steps", NONE, (0.0, math.inf)),
         *(Metric(m.name + SUCCESS_SUFFIX, f"{m.label} (successes)", m.unit, m.direction, m.bounds)
-          for m in ROUTER_STATISTICS),
+          for m in ROUTER_STATISTICS if m.scope == EPISODE),
         # From metrics.csv (moe.analysis.curves.sample_efficiency):
         Metric("return_auc", "return AUC (fine-tune)", "", HIGHER, (0.0, 1.0), diverged=0.0,
                source=METRICS_CSV, shown_in=_TABLE),
@@ -100,3 +129,10 @@ def names(source: str | None = None, shown_in: str | None = None) -> list[str]:
     return [m.name for m in METRICS.values()
             if (source is None or m.source == source) and (shown_in is None or shown_in in m.shown_in)]
 
+
+def router_statistics(scope: str | None = None) -> list[str]:
+    """Names of the final evaluation's router statistics in registry (= final.json) order: all
+    of them, or those of one scope (`episode`: each also has `<name>_success`; `pooled`)."""
+    if scope not in (None, EPISODE, POOLED):
+        raise ValueError(f"unknown scope {scope!r}: {EPISODE!r}, {POOLED!r} or None")
+    return [m.name for m in ROUTER_STATISTICS if scope is None or m.scope == scope]

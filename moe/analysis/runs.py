@@ -9,13 +9,19 @@ from pathlib import Path
 
 import pandas as pd
 
-from moe.analysis.metrics import FINAL_JSON, metric, names
+from moe.analysis.metrics import FINAL_JSON, VERDICTS, metric, names
 
 FINISHED, DIVERGED, FAILED, MISSING = "finished", "diverged", "failed", "missing"
 #: Every status a run can have; each becomes an `n_<status>` column of the tables.
 STATUSES = [FINISHED, DIVERGED, FAILED, MISSING]
 #: Facts about a run (not statistics) kept from final.json.
 RUN_FIELDS = ["num_experts", "frames", "episodes"]
+#: The `verdict` column of a run that has none: its final.json predates verdicts or has null
+#: (a task without intent labels).
+NO_VERDICT = "n/a"
+#: Every value the `verdict` column of a finished or diverged run can take, in the tables' order;
+#: failed and missing runs have "" (no result).
+VERDICT_COUNTS = (*VERDICTS, DIVERGED, NO_VERDICT)
 
 
 def _as_float(value) -> float:
@@ -36,16 +42,28 @@ def scored(name: str, status: str, value: float) -> float:
     return math.nan
 
 
+def _verdict(value) -> str:
+    if value is None:
+        return NO_VERDICT
+    if value not in VERDICTS:
+        raise ValueError(f"final.json has verdict {value!r}, not one of {', '.join(VERDICTS)}")
+    return value
+
+
 def read_run(run_dir) -> dict:
     """Status and scored final metrics (every final.json metric of the registry) of one run directory.
 
     - `missing`: no `final.json` (never ran, still running, or the trainer crashed);
     - `failed`: `final.json` is unreadable or has an unknown status;
     - `diverged` / `finished`: as the trainer reports; a diverged run scores as `scored` says.
-    Metrics are NaN where absent or null (e.g. intent statistics on a task without intent labels).
+    Metrics are NaN where absent or null (e.g. intent statistics on a task without intent labels,
+    statistics a run predates); a bool (`distinct_modal_experts`) reads as 1.0 / 0.0.
+    `verdict`: final.json's verdict for a finished run (`n/a` where it has none or null),
+    `diverged` for a diverged run, "" for a failed or missing one.
     """
     metric_names = names(source=FINAL_JSON)
-    record = {"status": MISSING, **dict.fromkeys(RUN_FIELDS, math.nan), **dict.fromkeys(metric_names, math.nan)}
+    record = {"status": MISSING, "verdict": "", **dict.fromkeys(RUN_FIELDS, math.nan),
+              **dict.fromkeys(metric_names, math.nan)}
     final_path = Path(run_dir) / "final.json"
     if not final_path.exists():
         return record
@@ -58,6 +76,7 @@ def read_run(run_dir) -> dict:
         record["status"] = FAILED
         return record
     record["status"] = final["status"]
+    record["verdict"] = DIVERGED if final["status"] == DIVERGED else _verdict(final.get("verdict"))
     for key in RUN_FIELDS:
         record[key] = _as_float(final.get(key))
     for name in metric_names:

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from moe.analysis.metrics import FINAL_METRICS_TABLE, metric, names
-from moe.analysis.runs import FINISHED, STATUSES
+from moe.analysis.runs import FINISHED, STATUSES, VERDICT_COUNTS
 from moe.analysis.stats import mean_ci
 
 #: Statuses whose seeds the tables list by name (the finished ones are just counted).
@@ -29,7 +29,9 @@ def summarise(
     """One row per group (in order of first appearance): run counts and each metric's summary.
 
     Columns: the group columns, `n_seeds` (runs expected), `n_<status>` for every
-    status and `seeds_<status>` (space-separated) for the unfinished ones; per metric
+    status and `seeds_<status>` (space-separated) for the unfinished ones,
+    `n_verdict_<v>` for every value v of the runs' `verdict` column (`VERDICT_COUNTS`:
+    the four verdicts, `diverged`, `n/a`; 0 where `runs` has no such column); per metric
     (default: every registered metric present in `runs`), `<metric>_n` (runs with a
     value: finished ones, plus diverged ones where they score as failures) and either
     `<metric>_mean`, `<metric>_ci_low`, `<metric>_ci_high` (`mean_ci`) or, for a
@@ -46,6 +48,8 @@ def summarise(
             row[f"n_{status}"] = int((group["status"] == status).sum())
         for status in LISTED_STATUSES:
             row[f"seeds_{status}"] = _seed_list(group.loc[group["status"] == status, "seed"]) if "seed" in group else ""
+        for verdict in VERDICT_COUNTS:
+            row[f"n_verdict_{verdict}"] = int((group["verdict"] == verdict).sum()) if "verdict" in group else 0
         for name in metrics:
             values = group[name].dropna().to_numpy(dtype=float)
             row[f"{name}_n"] = values.size
@@ -78,6 +82,15 @@ def median_cell(median: float, reached: int, n: int) -> str:
     return f"{text} ({reached}/{n} reached)"
 
 
+def verdict_cell(counts: dict[str, int], n_seeds: int) -> str:
+    """The runs' verdicts, most frequent first (ties in `VERDICT_COUNTS` order), the first
+    out of the seeds: `7/10 specialise, 2 split, 1 diverged`; zero counts left out."""
+    ranked = sorted((v for v in VERDICT_COUNTS if counts.get(v, 0)),
+                    key=lambda v: (-counts[v], VERDICT_COUNTS.index(v)))
+    parts = [f"{counts[v]}/{n_seeds} {v}" if i == 0 else f"{counts[v]} {v}" for i, v in enumerate(ranked)]
+    return ", ".join(parts) if parts else "none"
+
+
 def display_table(
     summary: pd.DataFrame,
     group_cols: Sequence[str] = ("task", "variant"),
@@ -85,9 +98,10 @@ def display_table(
     digits: int = 3,
 ) -> pd.DataFrame:
     """Strings for humans: `finished/seeds`, the seeds that diverged, failed or are
-    missing, and one cell per metric (default: those the registry shows in the final
-    metrics table). A cell ends in `n=<k>` when fewer runs than `seeds` count in it
-    (router statistics leave out diverged runs), so every interval states its n."""
+    missing, the runs' `verdicts` (`verdict_cell`), and one cell per metric (default:
+    those the registry shows in the final metrics table). A cell ends in `n=<k>` when
+    fewer runs than `seeds` count in it (router statistics leave out diverged runs), so
+    every interval states its n."""
     metrics = names(shown_in=FINAL_METRICS_TABLE) if metrics is None else list(metrics)
     table = pd.DataFrame({col: summary[col].astype(str) for col in group_cols})
     table["finished"] = [f"{f}/{n}" for f, n in zip(summary["n_finished"], summary["n_seeds"], strict=True)]
@@ -95,6 +109,8 @@ def display_table(
         table[status] = [f"{count}: seeds {seeds}" if count else "0"
                          for count, seeds in zip(summary[f"n_{status}"], summary[f"seeds_{status}"].fillna(""),
                                                  strict=True)]
+    table["verdicts"] = [verdict_cell({v: row[f"n_verdict_{v}"] for v in VERDICT_COUNTS}, row["n_seeds"])
+                         for _, row in summary.iterrows()]
     for name in metrics:
         if f"{name}_n" not in summary:
             continue
@@ -160,12 +176,8 @@ def write_tables(
 ) -> None:
     """The summary as machine-readable CSV (full precision, every metric) and as Markdown
     and LaTeX (`metrics`, default: the registry's final-metrics table)."""
-    for path in (csv_path, markdown_path, latex_path):
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-    summary.to_csv(csv_path, index=False)
-    table = display_table(summary, group_cols, metrics)
-    Path(markdown_path).write_text(to_markdown(table))
-    Path(latex_path).write_text(to_latex(table, caption, label))
+    write_display_tables(summary, display_table(summary, group_cols, metrics), csv_path, markdown_path, latex_path,
+                         caption, label)
 
 
 def interval_table(
