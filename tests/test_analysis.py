@@ -11,7 +11,6 @@ import pandas as pd
 import pytest
 import yaml
 
-from moe.analysis.coverage import DISTRIBUTIONS, coverage
 from moe.analysis.curves import finetune_curves, learning_curves, resample_curve
 from moe.analysis.metrics import (
     FINAL_METRICS_TABLE,
@@ -35,6 +34,7 @@ from moe.analysis.tables import (
     verdict_cell,
     write_tables,
 )
+from moe.tools.coverage import DISTRIBUTIONS, coverage
 
 try:  # tests/ is on sys.path under pytest's default import mode
     from fakeruns import fake_final, fake_verdict, write_fake_run
@@ -112,7 +112,7 @@ def test_mean_ci_coverage_by_simulation(show):
     """Seeded, so deterministic. The requirement is on the true coverage, which 2,000
     samples estimate with a standard error of about 0.007: a coverage counts as meeting
     its threshold unless it falls more than two standard errors below it. (20,000 samples,
-    `python -m moe.analysis.coverage --repetitions 20000 --no-bca`, put beta(8,1) at n = 5
+    `python -m moe.tools.coverage --repetitions 20000 --no-bca`, put beta(8,1) at n = 5
     at 0.90, right at its threshold.)"""
     results = {(name, n): coverage(name, n, REPETITIONS) for name in DISTRIBUTIONS for n in (5, 10)}
     lines = [f"mean_ci coverage of the true mean, {REPETITIONS} seeded samples each:"]

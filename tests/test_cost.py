@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from moe.analysis.cost import job_records, trainer_cpu
+from moe.tools.cost import job_records, trainer_cpu
 
 
 def write_run(run_dir, warmup_updates=3, finetune_updates=2, seconds=(1.0, 10.0)):

@@ -5,7 +5,7 @@ import math
 import pandas as pd
 import pytest
 
-from moe.analysis.encoders import grid_cost, measure
+from moe.tools.encoders import grid_cost, measure
 
 
 def write_run(run_dir, returns, seconds_cpu=0.5):

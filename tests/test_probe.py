@@ -3,7 +3,7 @@
 import pytest
 
 from moe.errors import ConfigError
-from moe.probe import probe_run
+from moe.tools.probe import probe_run
 from moe.train import train
 
 

@@ -7,7 +7,7 @@ import subprocess
 import pandas as pd
 import pytest
 
-from moe.reproduce import ReproduceError, differences, main, reproduce, sample_runs
+from moe.tools.reproduce import ReproduceError, differences, main, reproduce, sample_runs
 
 
 @pytest.fixture(scope="module")

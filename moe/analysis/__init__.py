@@ -1,11 +1,11 @@
 """Aggregation, statistics and plotting for the benchmark's run directories.
 
+Which runs a workflow config describes is `moe.plan`; the side tools are `moe.tools`.
+
 The Snakemake workflow's `script:` files are thin wrappers around this package:
 - `metrics`: the metric registry (label, unit, direction, range, how diverged runs score, where shown);
-- `grid`: the training grid (task x variant x seed) and sweeps, from the workflow config;
 - `runs`: reading run directories (finished, diverged, failed or missing), scoring diverged runs;
 - `stats`: `mean_ci`, the one interval of every table and figure; t-test p-values; Holm's adjustment;
-- `coverage`: the simulation that chose `mean_ci` (`python -m moe.analysis.coverage`);
 - `tables`: per-group summaries with intervals, written as CSV, Markdown and LaTeX;
 - `curves`: learning curves on a common frame grid; sample efficiency (fine-tuning return AUC, frames to a threshold);
 - `factorial`: main effects and interactions of the corrections (2^k contrasts), paired by seed;

@@ -87,7 +87,7 @@ def read_run(run_dir) -> dict:
 def collect_runs(runs: Iterable[Mapping]) -> pd.DataFrame:
     """One row per expected run: the given identifying columns, `status`, and scored final metrics.
 
-    `runs` are dicts with at least `run_dir` (e.g. from `moe.analysis.grid.train_runs`);
+    `runs` are dicts with at least `run_dir` (e.g. from `moe.plan.train_runs`);
     every other key is kept as an identifying column. Every expected run gets a row,
     whether or not it exists, so nothing is silently dropped.
     """

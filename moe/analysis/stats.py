@@ -1,7 +1,7 @@
 """Intervals and tests across seeds: `mean_ci` is the one interval of every table and figure.
 
 Why a t-interval: with 5-10 seeds it is the interval whose coverage holds up best
-when simulated (`python -m moe.analysis.coverage` prints the figures quoted in
+when simulated (`python -m moe.tools.coverage` prints the figures quoted in
 results/README.md; tests/test_analysis.py checks them): 0.95 on normal values and
 about 0.90 on values piled near 1 at 5 seeds, where resampling 5 values (a
 percentile bootstrap, or scipy's BCa) covers 0.80-0.85: a resample can only show

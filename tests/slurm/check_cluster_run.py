@@ -72,14 +72,14 @@ def main() -> int:
     args = parser.parse_args()
 
     sys.path.insert(0, str(args.slurm_run))
-    from moe.analysis import grid
+    from moe import plan
 
-    config = grid.load_config(args.configfiles, repo=args.slurm_run)
-    runs = grid.train_runs(config)
+    config = plan.load_config(args.configfiles, repo=args.slurm_run)
+    runs = plan.train_runs(config)
     # The grid's warm-ups (the config's sweeps have their own and are not run here). A warm-up
     # directory is {warmups_dir}/{task}/{signature}/seed{seed}: its job's wildcards.
     warmups = {run.warmup_dir: run.warmup_dir.removeprefix(config["warmups_dir"] + "/").split("/")
-               for run in grid.build(config)["grid"]}
+               for run in plan.build(config)["grid"]}
     log_text = args.snakemake_log.read_text()
     submitted = submissions(log_text)
     history = job_history(args.jobcomp)
@@ -132,7 +132,7 @@ def main() -> int:
 
     print("A training job killed with scancel mid-run is retried and resumes:")
     task, variant, seed = args.victim.split("/")
-    victim = grid.run(config, task, variant, grid.BASE_SETTINGS, seed)
+    victim = plan.run(config, task, variant, plan.BASE_SETTINGS, seed)
     wildcards = f"{task}_{variant}_{victim.settings}_{seed}"
     train_log_path = (args.slurm_run / config["logs_dir"] / "train" / task / variant / victim.settings
                       / f"seed{seed}.log")

@@ -7,8 +7,8 @@
 rule aggregate_final:
     localrule: True
     input:
-        finals=lambda wildcards: run_files(grid.train_runs(config), "final.json"),
-        metrics=lambda wildcards: run_files(grid.train_runs(config), "metrics.csv"),
+        finals=lambda wildcards: run_files(plan.train_runs(config), "final.json"),
+        metrics=lambda wildcards: run_files(plan.train_runs(config), "metrics.csv"),
     output:
         runs=table("runs.csv"),
         summary=report(
@@ -23,7 +23,7 @@ rule aggregate_final:
     benchmark:
         report_benchmark("tables/final_metrics")
     params:
-        runs=grid.train_runs(config),
+        runs=plan.train_runs(config),
         group_cols=["task", "variant"],
         caption="Final metrics per task and variant: mean [95% t-interval] over seeds (n = seeds unless a cell says n=k; diverged runs score 0 in return and success and are left out of router statistics); frames to threshold: median.",
         label="tab:final_metrics",
@@ -35,8 +35,8 @@ rule aggregate_final:
 rule aggregate_curves:
     localrule: True
     input:
-        finals=lambda wildcards: run_files(grid.train_runs(config), "final.json"),
-        metrics=lambda wildcards: run_files(grid.train_runs(config), "metrics.csv"),
+        finals=lambda wildcards: run_files(plan.train_runs(config), "final.json"),
+        metrics=lambda wildcards: run_files(plan.train_runs(config), "metrics.csv"),
     output:
         curves=final_output(table("learning_curves.csv")),
         finetune_curves=final_output(table("finetune_curves.csv")),
@@ -45,7 +45,7 @@ rule aggregate_curves:
     benchmark:
         report_benchmark("tables/learning_curves")
     params:
-        runs=grid.train_runs(config),
+        runs=plan.train_runs(config),
         group_cols=["task", "variant"],
         points=config["curve_points"],
     script:

@@ -51,7 +51,7 @@ rule plot_effects:
     benchmark:
         report_benchmark("figures/factorial_effects")
     params:
-        tasks=grid.task_names(config),
+        tasks=plan.task_names(config),
         metrics=config["analysis"]["effect_metrics"],
     script:
         "../scripts/plot_effects.py"
@@ -74,8 +74,8 @@ rule analyse_robust:
     benchmark:
         report_benchmark("tables/robust_aggregates")
     params:
-        variants=grid.variants(config),
-        tasks=grid.task_names(config),
+        variants=plan.variants(config),
+        tasks=plan.task_names(config),
         metrics=config["analysis"]["robust_metrics"],
         baseline="baseline",
         caption="Across tasks, paired by seed: per variant the mean over tasks, the difference from the baseline and the probability of beating the baseline run of the same seed, each with a 95% t-interval over seeds (n).",
@@ -104,7 +104,7 @@ rule plot_robust:
     benchmark:
         report_benchmark("figures/robust_aggregates")
     params:
-        variants=grid.variants(config),
+        variants=plan.variants(config),
         baseline="baseline",
     script:
         "../scripts/plot_robust.py"
@@ -114,7 +114,7 @@ rule analyse_specialisation:
     localrule: True
     input:
         runs=table("runs.csv"),
-        episodes=lambda wildcards: run_files(grid.train_runs(config), "eval_episode.csv"),
+        episodes=lambda wildcards: run_files(plan.train_runs(config), "eval_episode.csv"),
     output:
         usage=report(
             final_output(table("expert_usage.csv")),
@@ -152,8 +152,8 @@ rule plot_expert_usage:
         report_benchmark("figures/expert_usage")
     params:
         kind="usage",
-        tasks=grid.task_names(config),
-        variants=grid.variants(config),
+        tasks=plan.task_names(config),
+        variants=plan.variants(config),
     script:
         "../scripts/plot_specialisation.py"
 
@@ -179,8 +179,8 @@ use rule plot_expert_usage as plot_eval_episodes with:
         report_benchmark("figures/eval_episodes")
     params:
         kind="episodes",
-        tasks=grid.task_names(config),
-        variants=grid.variants(config),
+        tasks=plan.task_names(config),
+        variants=plan.variants(config),
 
 
 rule plot_entropy_scatter:
@@ -203,7 +203,7 @@ rule plot_entropy_scatter:
     benchmark:
         report_benchmark("figures/entropy_scatter")
     params:
-        tasks=grid.task_names(config),
-        variants=grid.variants(config),
+        tasks=plan.task_names(config),
+        variants=plan.variants(config),
     script:
         "../scripts/plot_entropy_scatter.py"

@@ -1,7 +1,7 @@
 # Config validation and the helpers the rules share. No rules here: the grid logic
-# lives in moe.analysis.grid (unit-tested) so the workflow and the aggregation
+# lives in moe.plan (unit-tested) so the workflow and the aggregation
 # scripts agree on which runs exist. Every trainer configuration the workflow will
-# launch is resolved here with the trainer's own code (grid.build), so a config the
+# launch is resolved here with the trainer's own code (plan.build), so a config the
 # trainer would refuse stops `snakemake -n` with one line naming the key.
 #
 # Paths: runs, warm-ups and the training jobs' logs and benchmark records under their
@@ -13,7 +13,7 @@ import os
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from moe.analysis import grid
+from moe import plan
 
 
 def _config_error(error):
@@ -40,8 +40,8 @@ except WorkflowError as error:
 
 
 try:
-    grid.build(config)
-except grid.GridError as error:
+    plan.build(config)
+except plan.GridError as error:
     raise WorkflowError(str(error)) from None
 
 RUNS_DIR = config["runs_dir"]
@@ -87,7 +87,7 @@ def get_final_output():
 
 def run_of(wildcards):
     """The run a `train` job's wildcards name (grid or sweep)."""
-    return grid.run(config, wildcards.task, wildcards.variant, wildcards.settings, wildcards.seed)
+    return plan.run(config, wildcards.task, wildcards.variant, wildcards.settings, wildcards.seed)
 
 
 def run_files(runs, filename):

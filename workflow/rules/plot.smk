@@ -22,9 +22,9 @@ rule plot_learning_curves:
     benchmark:
         report_benchmark("figures/learning_curves")
     params:
-        tasks=grid.task_names(config),
+        tasks=plan.task_names(config),
         hue="variant",
-        hue_order=grid.variants(config),
+        hue_order=plan.variants(config),
         x="frames",
     script:
         "../scripts/plot_learning_curves.py"
@@ -80,8 +80,8 @@ rule plot_final_router_entropy:
         entropy_reference_lines=True,
         x="variant",
         xlabel="variant",
-        order=grid.variants(config),
-        tasks=grid.task_names(config),
+        order=plan.variants(config),
+        tasks=plan.task_names(config),
     script:
         "../scripts/plot_final_metrics.py"
 
@@ -109,5 +109,5 @@ use rule plot_final_router_entropy as plot_final_return with:
         metrics=["return_mean"],
         entropy_reference_lines=False,
         x="variant",
-        order=grid.variants(config),
-        tasks=grid.task_names(config),
+        order=plan.variants(config),
+        tasks=plan.task_names(config),

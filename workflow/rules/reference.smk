@@ -11,7 +11,7 @@
 rule compare_reference:
     localrule: True
     input:
-        finals=lambda wildcards: run_files(grid.train_runs(config), "final.json"),
+        finals=lambda wildcards: run_files(plan.train_runs(config), "final.json"),
     output:
         runs=table("compare_reference_runs.csv"),
         cells=table("compare_reference.csv"),
@@ -21,7 +21,7 @@ rule compare_reference:
     benchmark:
         report_benchmark("tables/compare_reference")
     params:
-        runs=grid.train_runs(config),
+        runs=plan.train_runs(config),
         runs_dir=RUNS_DIR,
         reference_runs_dir=config["reference_runs_dir"],
     script:

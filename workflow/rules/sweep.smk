@@ -6,13 +6,13 @@
 #
 # Its runs are ordinary runs of the `train` rule, named by the settings that set
 # them apart ({runs_dir}/{task}/{variant}/{settings}/seed{seed}); a value equal to
-# the grid's own setting is the grid's run, trained once (moe.analysis.grid).
+# the grid's own setting is the grid's run, trained once (moe.plan).
 
 
 use rule aggregate_final as aggregate_sweep with:
     localrule: True
     input:
-        finals=lambda wildcards: run_files(grid.sweep_runs(config, wildcards.sweep), "final.json"),
+        finals=lambda wildcards: run_files(plan.sweep_runs(config, wildcards.sweep), "final.json"),
     output:
         runs=table("sweep_{sweep}_runs.csv"),
         summary=report(
@@ -28,7 +28,7 @@ use rule aggregate_final as aggregate_sweep with:
     benchmark:
         report_benchmark("tables/sweep_{sweep}")
     params:
-        runs=lambda wildcards: grid.sweep_runs(config, wildcards.sweep),
+        runs=lambda wildcards: plan.sweep_runs(config, wildcards.sweep),
         group_cols=["task", "setting"],
         caption=lambda wildcards: f"Sweep {wildcards.sweep}: final metrics per task and value: mean [95% t-interval] over seeds (n = seeds unless a cell says n=k).",
         label=lambda wildcards: f"tab:sweep_{wildcards.sweep}",
@@ -60,11 +60,11 @@ use rule plot_final_router_entropy as plot_sweep with:
         metrics=["router_entropy", "router_mutual_information", "intent_mutual_information_normalized", "return_mean"],
         entropy_reference_lines=True,
         x="setting",
-        xlabel=lambda wildcards: grid.sweep_axis_label(config, wildcards.sweep),
-        order=lambda wildcards: grid.sweep_values(config, wildcards.sweep),
+        xlabel=lambda wildcards: plan.sweep_axis_label(config, wildcards.sweep),
+        order=lambda wildcards: plan.sweep_values(config, wildcards.sweep),
         tasks=lambda wildcards: sorted(
-            {run["task"] for run in grid.sweep_runs(config, wildcards.sweep)},
-            key=grid.task_names(config).index,
+            {run["task"] for run in plan.sweep_runs(config, wildcards.sweep)},
+            key=plan.task_names(config).index,
         ),
 
 

@@ -22,14 +22,14 @@ rule warmup:
         trainer=config["trainer"]["command"],
         # The warm-up is trained with the settings of one of the runs it serves: all give
         # the same first phase (equal signatures), and the trainer checks it again.
-        command=lambda wildcards, output: grid.trainer_command(
-            grid.warmup(config, os.path.dirname(output.marker)), config
+        command=lambda wildcards, output: plan.trainer_command(
+            plan.warmup(config, os.path.dirname(output.marker)), config
         ),
         out_dir=lambda wildcards, output: os.path.dirname(output.marker),
     threads: 1
     resources:
         mem_mb=config["resources"]["train"]["mem_mb"],
-        runtime=lambda wildcards: grid.train_runtime_min(config, wildcards.task),
+        runtime=lambda wildcards: plan.train_runtime_min(config, wildcards.task),
     shell:
         "{params.trainer} {params.command} --out {params.out_dir} --warmup-only > {log} 2>&1"
 
@@ -48,12 +48,12 @@ rule train:
         f"{BENCHMARKS_DIR}/train/{{task}}/{{variant}}/{{settings}}/seed{{seed}}.tsv"
     params:
         trainer=config["trainer"]["command"],
-        command=lambda wildcards: grid.trainer_command(run_of(wildcards), config),
+        command=lambda wildcards: plan.trainer_command(run_of(wildcards), config),
         out_dir=lambda wildcards, output: os.path.dirname(output.final),
         warmup_dir=lambda wildcards, input: os.path.dirname(input.warmup),
     threads: 1
     resources:
         mem_mb=config["resources"]["train"]["mem_mb"],
-        runtime=lambda wildcards: grid.train_runtime_min(config, wildcards.task),
+        runtime=lambda wildcards: plan.train_runtime_min(config, wildcards.task),
     shell:
         "{params.trainer} {params.command} --out {params.out_dir} --from-warmup {params.warmup_dir} > {log} 2>&1"

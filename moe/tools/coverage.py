@@ -1,7 +1,7 @@
 """How often an interval of the mean covers the true mean, by simulation.
 
-    python -m moe.analysis.coverage               # mean_ci (t) and scipy's BCa bootstrap
-    python -m moe.analysis.coverage --repetitions 500
+    python -m moe.tools.coverage               # mean_ci (t) and scipy's BCa bootstrap
+    python -m moe.tools.coverage --repetitions 500
 
 The distributions stand for what seeds give: symmetric (normal, beta(2,2)), skewed
 (log-normal), piled against a bound (beta(8,1): success rates near 1), and a success

@@ -1,7 +1,7 @@
 """Retrain committed runs from scratch with the settings they record, and compare.
 
-    python -m moe.reproduce RUN_DIR [RUN_DIR ...] --out DIR
-    python -m moe.reproduce --sample 2 --seed 20261202 --out DIR   # runs drawn from results/reference/runs
+    python -m moe.tools.reproduce RUN_DIR [RUN_DIR ...] --out DIR
+    python -m moe.tools.reproduce --sample 2 --seed 20261202 --out DIR   # runs drawn from results/reference/runs
 
 A run's `config.yaml` records its task, variant, seed, frames and the full resolved
 trainer configuration; `moe-train` with exactly those (its whole first phase trained
@@ -116,7 +116,7 @@ def sample_runs(runs_dir: Path, count: int, seed: int) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m moe.reproduce", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m moe.tools.reproduce", description=__doc__.splitlines()[0])
     parser.add_argument("run_dirs", nargs="*", type=Path, metavar="RUN_DIR")
     parser.add_argument("--sample", type=int, metavar="N", help="draw N runs from --runs-dir instead")
     parser.add_argument("--seed", type=int, default=0, help="seed of the draw")
@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{run_dir}: " + ("reproduced (final.json, eval_episode.csv and metrics.csv as recorded)"
                                     if not differing else "DIFFERS in " + ", ".join(differing)), flush=True)
     except ReproduceError as error:
-        print(f"python -m moe.reproduce: error: {error}", file=sys.stderr)
+        print(f"python -m moe.tools.reproduce: error: {error}", file=sys.stderr)
         return 2
     print(f"{len(run_dirs) - failed} of {len(run_dirs)} runs reproduced")
     return 1 if failed else 0

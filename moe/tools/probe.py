@@ -1,6 +1,6 @@
 """Can the router tell the intents apart? A linear probe on a trained agent's features.
 
-    python -m moe.probe RUN_DIR [--episodes 200]
+    python -m moe.tools.probe RUN_DIR [--episodes 200]
 
 The router is an MLP on the encoder's features h_t; if the intent cannot be read
 from h_t, no correction can make the router specialise by intent, and the
@@ -122,7 +122,7 @@ def probe_run(run_dir: Path, episodes: int = 200, seed_base: int = 2_000_000) ->
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m moe.probe", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m moe.tools.probe", description=__doc__.splitlines()[0])
     parser.add_argument("run_dirs", nargs="+", type=Path, help="finished run directories (with their checkpoint)")
     parser.add_argument("--episodes", type=int, default=200, help="evaluation episodes, half to fit, half to score")
     args = parser.parse_args(argv)
@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         for run_dir in args.run_dirs:
             print(json.dumps(probe_run(run_dir, args.episodes)))
     except (ConfigError, CheckpointError) as error:
-        print(f"moe.probe: error: {error}", file=sys.stderr)
+        print(f"moe.tools.probe: error: {error}", file=sys.stderr)
         return 2
     return 0
 

@@ -1,13 +1,13 @@
 """Which encoder? Each candidate's speed, learning point and projected grid cost.
 
-    python -m moe.analysis.encoders --configfile workflow/config/encoders.yaml
+    python -m moe.tools.encoders --configfile workflow/config/encoders.yaml
 
 reads the baseline runs of the `encoder` sweep of that config (train them with
 `snakemake sweep_encoder --cores 2 --configfile workflow/config/encoders.yaml`) and
 prints, per candidate and task: frames per CPU-second (from metrics.csv's
 `seconds_cpu`), the frames at which each seed's 5-update mean return first reaches
 the threshold, the CPU-seconds that took, the evaluation return, and where a
-`probe.json` (`python -m moe.probe RUN_DIR > RUN_DIR/probe.json`) lies in the run
+`probe.json` (`python -m moe.tools.probe RUN_DIR > RUN_DIR/probe.json`) lies in the run
 directory, how much of the intent a linear probe reads from the trained agent's
 features. Then, per candidate, the paper grid it implies: each task's warm-up ends at
 its latest learning point, every variant fine-tunes `--finetune-frames` from it, and
@@ -78,9 +78,9 @@ def grid_cost(table: pd.DataFrame, seeds: int, variants: int, finetune_frames: i
 
 
 def main(argv: list[str] | None = None) -> int:
-    from moe.analysis import grid
+    from moe import plan
 
-    parser = argparse.ArgumentParser(prog="python -m moe.analysis.encoders", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m moe.tools.encoders", description=__doc__.splitlines()[0])
     parser.add_argument("--configfile", default="workflow/config/encoders.yaml")
     parser.add_argument("--sweep", default="encoder")
     parser.add_argument("--threshold", type=float, default=0.8)
@@ -88,9 +88,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--variants", type=int, default=8)
     parser.add_argument("--finetune-frames", type=int, default=40960)
     args = parser.parse_args(argv)
-    config = grid.load_config([args.configfile])
+    config = plan.load_config([args.configfile])
     config["sweeps"] = {args.sweep: config["sweeps"][args.sweep]}
-    table = encoder_table(grid.sweep_runs(config, args.sweep), args.threshold)
+    table = encoder_table(plan.sweep_runs(config, args.sweep), args.threshold)
     print(to_markdown(table.round(3)))
     print(to_markdown(grid_cost(table, args.seeds, args.variants, args.finetune_frames).round(2)))
     return 0

@@ -1,4 +1,4 @@
-"""The runs a workflow config describes: the grid, the sweeps and their shared warm-ups.
+"""The workflow's planner: the runs a workflow config describes, the grid, the sweeps and their shared warm-ups.
 
 The Snakefile and the aggregation scripts both call these, so the set of runs a
 table reports on is, by construction, the set of runs the workflow trains.

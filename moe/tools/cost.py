@@ -1,6 +1,6 @@
 """What a grid cost: per task, frames, CPU seconds, core-seconds and peak memory of its jobs.
 
-    python -m moe.analysis.cost [--configfile FILE ...]
+    python -m moe.tools.cost [--configfile FILE ...]
 
 Three measures, because each sees a different part:
 
@@ -90,15 +90,15 @@ def cost_table(runs: Sequence[Mapping], benchmarks_dir: str, baseline_returns: M
 
 
 def main(argv: list[str] | None = None) -> int:
-    from moe.analysis import grid
+    from moe import plan
     from moe.analysis.runs import collect_runs
 
-    parser = argparse.ArgumentParser(prog="python -m moe.analysis.cost", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m moe.tools.cost", description=__doc__.splitlines()[0])
     parser.add_argument("--configfile", nargs="*", default=[], help="merged over workflow/config/config.yaml")
     args = parser.parse_args(argv)
-    config = grid.load_config(args.configfile)
+    config = plan.load_config(args.configfile)
     config["sweeps"] = {}
-    runs = [{**run.as_row(), "warmup_dir": run.warmup_dir} for run in grid.build(config)["grid"]]
+    runs = [{**run.as_row(), "warmup_dir": run.warmup_dir} for run in plan.build(config)["grid"]]
     finals = collect_runs([run for run in runs if run["variant"] == "baseline"])
     baseline = finals.groupby("task", sort=False)["return_mean"]
     table = cost_table(runs, config["benchmarks_dir"], baseline.mean().to_dict())

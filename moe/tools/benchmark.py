@@ -1,4 +1,4 @@
-"""Throughput benchmark: `python -m moe.benchmark` (add `--help` for the options).
+"""Throughput benchmark: `python -m moe.tools.benchmark` (add `--help` for the options).
 
 Measures, in one invocation, frames per second of
 
@@ -7,11 +7,9 @@ Measures, in one invocation, frames per second of
   environment processes (default 16) x `--rollout-steps` frames (default 128),
   4 epochs, minibatch 256, lr 1e-3; every process on one torch thread, so it
   uses all the machine's cores through its environment processes;
-- `gat`, `gat_previous`, `cnn`: our `moe.train.Trainer`, one process and one
-  torch thread, the same environment, frames per update, epochs and minibatch,
-  for the default GAT MoE agent, the GAT the benchmark used before
-  (d=32, 2 layers, 2 heads; docs/PERFORMANCE.md says why the default changed)
-  and the CNN MoE agent;
+- `gat`, `cnn`: our `moe.train.Trainer`, one process and one torch thread, the
+  same environment, frames per update, epochs and minibatch, for the default GAT
+  MoE agent and the CNN MoE agent;
 - `raw_env`: the bare gymnasium environment (MiniGrid's own code, as the
   reference steps it) with random actions, one process, resetting when an
   episode ends;
@@ -67,11 +65,10 @@ from pathlib import Path
 # Kept free of torch imports: the parent only orchestrates, so it stays small and
 # the children it starts do not inherit a large address space.
 
-CONTENDERS = ["reference", "gat", "gat_previous", "cnn", "raw_env", "our_env"]
+CONTENDERS = ["reference", "gat", "cnn", "raw_env", "our_env"]
 ENV_ONLY = ("raw_env", "our_env")
 #: Our contenders: the trainer's --set overrides of each.
-OURS = {"gat": [], "gat_previous": ["model.gat_dim=32", "model.gat_layers=2", "model.gat_heads=2"],
-        "cnn": ["model.encoder=cnn"]}
+OURS = {"gat": [], "cnn": ["model.encoder=cnn"]}
 TARGET_RATIO = {"gat": 1.0, "cnn": 2.0}
 RSS_LIMIT_MB = 600.0
 RESULT_PREFIX = "BENCHMARK_RESULT "
@@ -359,7 +356,7 @@ def machine() -> dict:
 
 
 def run_contender(name: str, args: argparse.Namespace) -> dict:
-    command = [sys.executable, "-m", "moe.benchmark", "--child", name, "--env", args.env,
+    command = [sys.executable, "-m", "moe.tools.benchmark", "--child", name, "--env", args.env,
                "--updates", str(args.updates), "--num-envs", str(args.num_envs),
                "--rollout-steps", str(args.rollout_steps), "--seed", str(args.seed)]
     environment = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
@@ -516,7 +513,8 @@ def run_benchmark(args: argparse.Namespace) -> Path:
                 **{key: result.get(key) for key in ("gflop_per_update", "gemm_gflops", "floor_fraction")},
             })
     summary = summarise(rows)
-    header = (f"moe.benchmark {now:%Y-%m-%d %H:%M %Z} | {host['host']} | {host['cpu']} x {host['cpu_count']} cores | "
+    header = (f"moe.tools.benchmark {now:%Y-%m-%d %H:%M %Z} | {host['host']} | {host['cpu']} x "
+              f"{host['cpu_count']} cores | "
               f"python {platform.python_version()} torch {torch_version}\n"
               f"{args.env}: {args.num_envs} envs x {args.rollout_steps} steps = {frames_per_update} frames/update, "
               f"4 epochs, minibatch 256; 1 warm-up + {args.updates} timed updates, {args.repeats} alternating repeats; "
@@ -532,7 +530,7 @@ def run_benchmark(args: argparse.Namespace) -> Path:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m moe.benchmark", description=__doc__.splitlines()[0],
+    parser = argparse.ArgumentParser(prog="python -m moe.tools.benchmark", description=__doc__.splitlines()[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--env", default=DEFAULT_ENV, help="gymnasium MiniGrid id")
     parser.add_argument("--updates", type=int, default=8, help="timed updates per repeat (after 1 untimed warm-up)")
@@ -561,7 +559,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         run_benchmark(args)
     except (RuntimeError, subprocess.TimeoutExpired) as error:
-        print(f"moe.benchmark: error: {error}", file=sys.stderr)
+        print(f"moe.tools.benchmark: error: {error}", file=sys.stderr)
         return 1
     return 0
 

@@ -4,7 +4,7 @@ import copy
 
 import pytest
 
-from moe.analysis import grid
+from moe import plan
 
 HUNT, DODGE = "MultiIntent-Hunt-6x6-v0", "MultiIntent-Dodge-6x6-v0"
 CONFIG = {
@@ -31,44 +31,44 @@ def config_with(**changes):
 
 
 def test_train_grid_is_tasks_times_variants_times_seeds():
-    runs = grid.train_runs(CONFIG)
+    runs = plan.train_runs(CONFIG)
     assert len(runs) == 2 * 8 * 3
     assert runs[0] == {"task": HUNT, "variant": "baseline", "settings": "base", "seed": 1,
                        "run_dir": f"results/runs/{HUNT}/baseline/base/seed1"}
     four = config_with(corrections=[*CONFIG["corrections"], "balance"])
-    assert len(grid.train_runs(four)) == 2 * len(runs)
+    assert len(plan.train_runs(four)) == 2 * len(runs)
 
 
 def test_trainer_command_layers_global_task_and_sweep_settings():
-    run = grid.run(CONFIG, DODGE, "temporal", "corrections.temporal.coef=0.01", 2)
-    assert grid.trainer_command(run, CONFIG) == (
+    run = plan.run(CONFIG, DODGE, "temporal", "corrections.temporal.coef=0.01", 2)
+    assert plan.trainer_command(run, CONFIG) == (
         f"--env {DODGE} --variant temporal --seed 2 --frames 8192 --set eval.episodes=10 --set eval.greedy=true "
         "--set num_envs=4 --set corrections.temporal.coef=0.01")
-    assert grid.train_runtime_min(CONFIG, DODGE) == 5 + 9
+    assert plan.train_runtime_min(CONFIG, DODGE) == 5 + 9
 
 
 def test_a_sweep_value_equal_to_the_grids_setting_is_the_grids_run():
-    runs = grid.sweep_runs(CONFIG, "t")
+    runs = plan.sweep_runs(CONFIG, "t")
     assert [(r["setting"], r["seed"]) for r in runs] == [("0.01", 1), ("0.01", 2), ("0.01", 3),
                                                           ("3.0", 1), ("3.0", 2), ("3.0", 3)]
     # lambda_T = 3 is the trainer's default: same settings, same directory as the grid's run.
     assert runs[3]["run_dir"] == f"results/runs/{DODGE}/temporal/base/seed1"
     assert runs[0]["run_dir"] == f"results/runs/{DODGE}/temporal/corrections.temporal.coef=0.01/seed1"
-    experts = grid.sweep_runs(CONFIG, "experts")
+    experts = plan.sweep_runs(CONFIG, "experts")
     assert [r["settings"] for r in experts] == ["model.num_experts=2"] * 2 + ["base"] * 2
-    encoder = {r["setting"]: r["settings"] for r in grid.sweep_runs(CONFIG, "encoder")}
+    encoder = {r["setting"]: r["settings"] for r in plan.sweep_runs(CONFIG, "encoder")}
     assert encoder == {"gat-small": "model.gat_dim=16,model.gat_layers=2", "cnn": "model.encoder=cnn",
                        "gat-default": "base"}
-    assert grid.sweep_values(CONFIG, "encoder") == ["gat-small", "cnn", "gat-default"]
+    assert plan.sweep_values(CONFIG, "encoder") == ["gat-small", "cnn", "gat-default"]
     # A figure's x axis names what its sweep varies, and for which variant.
-    assert grid.sweep_axis_label(CONFIG, "t") == "corrections.temporal.coef (temporal)"
-    assert grid.sweep_axis_label(CONFIG, "encoder") == "setting"
+    assert plan.sweep_axis_label(CONFIG, "t") == "corrections.temporal.coef (temporal)"
+    assert plan.sweep_axis_label(CONFIG, "encoder") == "setting"
     with pytest.raises(KeyError, match="not in the config's sweeps"):
-        grid.sweep_runs(CONFIG, "nope")
+        plan.sweep_runs(CONFIG, "nope")
 
 
 def test_warmups_are_shared_unless_the_first_phase_differs():
-    built = grid.build(CONFIG)
+    built = plan.build(CONFIG)
     warmup_of = {key: run.warmup_dir for key, run in built["runs"].items()}
     # All variants and corrections' coefficients of a task and seed share one warm-up.
     hunt_seed1 = {dir_ for (task, _, settings, seed), dir_ in warmup_of.items()
@@ -80,28 +80,28 @@ def test_warmups_are_shared_unless_the_first_phase_differs():
     assert warmup_of[(HUNT, "baseline", "model.num_experts=2", 1)] != warmup_of[(HUNT, "baseline", "base", 1)]
     assert warmup_of[(HUNT, "baseline", "model.encoder=cnn", 1)] != warmup_of[(HUNT, "baseline", "base", 1)]
     # Seeds have their own; 2 tasks x 3 seeds + K=2 on 2 tasks + 2 encoders on one task, seed 1.
-    assert len(grid.warmup_dirs(CONFIG)) == 6 + 2 + 2
+    assert len(plan.warmup_dirs(CONFIG)) == 6 + 2 + 2
 
 
 def test_warmup_frames_set_the_first_phases_end_per_task():
     config = config_with(tasks=[{"name": HUNT, "frames": 4096, "warmup_frames": 1024}], sweeps={})
-    run = grid.run(config, HUNT, "baseline", "base", 1)
+    run = plan.run(config, HUNT, "baseline", "base", 1)
     assert run.overrides["phases"][0] == {"name": "warmup", "end": 0.25}
     assert '--set \'phases=[{"name":"warmup","end":0.25},{"name":"finetune","end":1.0}]\'' in \
-        grid.trainer_command(run, config)
-    with pytest.raises(grid.GridError, match="tasks.0.warmup_frames"):
-        grid.build(config_with(tasks=[{"name": HUNT, "frames": 4096, "warmup_frames": 4096}], sweeps={}))
+        plan.trainer_command(run, config)
+    with pytest.raises(plan.GridError, match="tasks.0.warmup_frames"):
+        plan.build(config_with(tasks=[{"name": HUNT, "frames": 4096, "warmup_frames": 4096}], sweeps={}))
 
 
 def test_a_warmup_return_gate_reaches_the_trainer_and_names_its_own_warmups():
     fixed = config_with(tasks=[{"name": HUNT, "frames": 4096, "warmup_frames": 2048}], sweeps={})
     gated = config_with(tasks=[{"name": HUNT, "frames": 4096, "warmup_frames": 2048, "warmup_until_return": 0.8}],
                         sweeps={})
-    run = grid.run(gated, HUNT, "baseline", "base", 1)
+    run = plan.run(gated, HUNT, "baseline", "base", 1)
     assert run.overrides["phases"][0] == {"name": "warmup", "end": 0.5, "until_return": 0.8}
-    assert "until_return" not in grid.run(fixed, HUNT, "baseline", "base", 1).overrides["phases"][0]
+    assert "until_return" not in plan.run(fixed, HUNT, "baseline", "base", 1).overrides["phases"][0]
     # a gated warm-up is not the fixed one: it gets its own directory
-    assert run.warmup_dir != grid.run(fixed, HUNT, "baseline", "base", 1).warmup_dir
+    assert run.warmup_dir != plan.run(fixed, HUNT, "baseline", "base", 1).warmup_dir
 
 
 @pytest.mark.parametrize("change, message", [
@@ -115,5 +115,5 @@ def test_a_warmup_return_gate_reaches_the_trainer_and_names_its_own_warmups():
     ({"corrections": ["entropy_min", "diversity"]}, r"key 'corrections'.*\['diversity'\] unknown to the trainer"),
 ])
 def test_a_config_the_trainer_would_refuse_is_refused_naming_the_key(change, message):
-    with pytest.raises(grid.GridError, match=message):
-        grid.build(config_with(**change))
+    with pytest.raises(plan.GridError, match=message):
+        plan.build(config_with(**change))
