@@ -48,18 +48,8 @@ class HuntEnv(MultiIntentEnv):
 
     The monster starts near the agent so that the two intents call for
     different behaviour: the hunt is a short chase ending in a strike, the
-    walk to the exit comes after it. With the monster anywhere in the room
-    both intents were mostly walking to a target, and on 8x8 a scripted
-    planner's actions under them differed by a total variation of only 0.24
-    (now 0.38; 6x6: 0.34, now 0.45). The cost is a shorter hunt (the planner
-    hunts for about 5 steps instead of 7 on 8x8, 3.5 instead of 5 on 6x6)
-    and a little more luck for random play on 6x6 (13.5% of levels solved
-    instead of 9.5%), not a visible monster: it leaves the agent's view as
-    often as before, on about 15% of the planner's hunt steps and half of a
-    random policy's. A
-    wider start region (the top half of the room) kept the hunt longer but
-    left 8x8 at 0.28-0.32, too close to the 0.25 the tests ask for, without
-    hiding the monster more often.
+    walk to the exit comes after it (docs/DESIGN.md, "Tasks", gives the
+    measurements behind the start region).
 
     Each step the monster moves first, then the agent acts. What the agent
     does to the cell in front of it is judged on the state it observed: a

@@ -33,6 +33,14 @@ def _read_yaml(text: str):
     return yaml.load(text, Loader=_Loader)  # noqa: S506  (a SafeLoader subclass)
 
 
+def read_yaml_scalar(text: str):
+    """A --set value as the trainer reads it (`1e-4` is a number); the text itself if it is not YAML."""
+    try:
+        return _read_yaml(text)
+    except yaml.YAMLError:
+        return text
+
+
 def load_yaml(path: str | Path) -> Any:
     try:
         text = Path(path).read_text()

@@ -84,14 +84,22 @@ def format_value(value) -> str:
     """A config value as it appears in a path and on the trainer's command line.
 
     YAML spellings, so the trainer reads back what the config says (`true`, not `True`).
+    A number is written one way however the config spells it: YAML reads `1e-4` as a
+    string, the trainer as the number 0.0001, so both name the same run (`0.0001`).
     """
+    if isinstance(value, str):
+        from moe.config import read_yaml_scalar
+
+        number = read_yaml_scalar(value)
+        if isinstance(number, (int, float)) and not isinstance(number, bool):
+            value = number
     if isinstance(value, bool):
         return "true" if value else "false"
     if value is None:
         return "null"
     if isinstance(value, (list, dict)):
         return json.dumps(value, separators=(",", ":"))  # JSON is YAML's flow style
-    return str(value)
+    return repr(value) if isinstance(value, float) else str(value)
 
 
 def settings_id(overrides: Mapping) -> str:
@@ -274,7 +282,46 @@ def _build(config: Mapping) -> dict:
                 for seed in seeds:
                     run = add(names.index(task), entry["variant"], seed, extra, f"sweeps.{name}")
                     sweeps[name].append((label, run))
+    for run in runs.values():
+        _check_recorded(config, run)
     return {"runs": runs, "grid": grid, "sweeps": sweeps, "warmups": warmups}
+
+
+def _first_difference(recorded, resolved, where: str = "") -> str | None:
+    """The first dotted key whose recorded value the resolved config does not hold (keys added since are not
+    compared: the trainer's defaults for them compute what it computed before they existed)."""
+    if isinstance(recorded, dict) and isinstance(resolved, dict):
+        for key, value in recorded.items():
+            if key not in resolved:
+                return f"{where}{key}"
+            difference = _first_difference(value, resolved[key], f"{where}{key}.")
+            if difference:
+                return difference
+        return None
+    return None if recorded == resolved else where.rstrip(".") or "(value)"
+
+
+def _check_recorded(config: Mapping, run: Run) -> None:
+    """A run directory that already holds a run must hold this run: a second config writing into the same
+    runs_dir under the same name with other settings (its own `base`) would otherwise retrain over it."""
+    import yaml
+
+    path = Path(run.run_dir) / "config.yaml"
+    if not path.exists():
+        return
+    try:
+        # The C loader where there is one: every run directory is read at each parse.
+        record = yaml.load(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506
+        recorded_run, recorded_config = record["run"], record["config"]
+    except (OSError, yaml.YAMLError, KeyError, TypeError):
+        return  # not a record the trainer wrote: the trainer itself refuses the directory, naming it
+    mine = {"env_id": run.task, "variant": run.variant, "seed": run.seed, "frames": run.frames}
+    difference = next((f"run.{key}" for key, value in mine.items() if recorded_run.get(key) != value), None)
+    difference = difference or _first_difference(
+        recorded_config, _resolved(config, _assignments(run.overrides), "runs_dir"))
+    if difference:
+        raise GridError(f"Invalid config: key 'runs_dir': {run.run_dir} holds a run made with other settings "
+                        f"({difference} differs); give this config its own runs_dir, or remove that run")
 
 
 _BUILT: dict[str, dict] = {}

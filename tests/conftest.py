@@ -49,6 +49,17 @@ TINY_SETTINGS = ("num_envs=2", "rollout_steps=40", "minibatch_size=40", "eval.ep
                  "model.gat_dim=8", "checkpoint.interval_updates=1")
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config):
+    """Two xdist workers unless told otherwise (`-n N`, `-p no:xdist`): most tests wait on one
+    process at a time (a trainer, a Snakemake parse, a dry run), so two of them share the
+    cores; worksteal evens out the slow ones."""
+    worker = hasattr(config, "workerinput")  # a worker runs this hook too: it must not start workers of its own
+    if (config.pluginmanager.hasplugin("xdist") and config.getoption("numprocesses", None) is None
+            and not config.getoption("usepdb", False) and not worker):
+        config.option.numprocesses, config.option.dist, config.option.tx = 2, "worksteal", ["popen"] * 2
+
+
 @pytest.fixture(scope="session")
 def short_task() -> str:
     return SHORT_TASK

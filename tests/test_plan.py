@@ -1,6 +1,7 @@
 """The runs a workflow config describes: names, shared warm-ups, and settings trained once."""
 
 import copy
+import re
 
 import pytest
 
@@ -117,3 +118,57 @@ def test_a_warmup_return_gate_reaches_the_trainer_and_names_its_own_warmups():
 def test_a_config_the_trainer_would_refuse_is_refused_naming_the_key(change, message):
     with pytest.raises(plan.GridError, match=message):
         plan.build(config_with(**change))
+
+
+def test_a_number_names_one_run_however_the_config_spells_it(tmp_path):
+    """YAML reads `1e-4` as a string and `0.0001` as a number; the trainer reads both as 0.0001."""
+    import yaml
+
+    from tests.workflow_tools import copy_workflow, snakemake, write_config
+
+    spelled = {"t": {"variant": "temporal", "key": "corrections.temporal.coef", "values": ["1e-4"],
+                     "tasks": [DODGE], "num_seeds": 1}}
+    written = {"t": {**spelled["t"], "values": [0.0001]}}
+    paths = [[run["run_dir"] for run in plan.sweep_runs(config_with(sweeps=sweeps), "t")]
+             for sweeps in (spelled, written)]
+    assert paths[0] == paths[1] == [f"results/runs/{DODGE}/temporal/corrections.temporal.coef=0.0001/seed1"]
+    # And so does the workflow's dry run, from the text a researcher writes.
+    workdir = copy_workflow(tmp_path)
+    plans = []
+    for spelling in ("1e-4", "0.0001"):
+        config = yaml.safe_load(f"sweeps: {{t: {{variant: temporal, key: corrections.temporal.coef, "
+                                f"values: [{spelling}], tasks: [{DODGE}], num_seeds: 1}}}}")
+        config["tasks"], config["seeds"] = [{"name": DODGE, "frames": 4096}], [1]
+        output = snakemake(workdir, "--dry-run", "--cores", "1", "sweep_t", "--configfile",
+                           write_config(tmp_path / f"{spelling}.yaml", config)).stdout
+        plans.append(sorted(set(re.findall(r"(results/runs/\S+/seed1)/final\.json", output))))
+    assert plans[0] == plans[1] == [f"results/runs/{DODGE}/temporal/corrections.temporal.coef=0.0001/seed1"]
+
+
+def test_a_second_config_cannot_retrain_over_a_run_made_with_other_settings(tmp_path):
+    import torch
+
+    from moe.config import resolve
+    from moe.provenance import run_record
+
+    config = config_with(sweeps={})
+    run = plan.train_runs(config)[0]
+    run_dir = tmp_path / run["run_dir"]
+    run_dir.mkdir(parents=True)
+    this = plan.run(config, run["task"], run["variant"], run["settings"], run["seed"])
+    record = run_record(resolve(None, plan._assignments(this.overrides)), torch.device("cpu"), env_id=this.task,
+                        variant=this.variant, seed=this.seed, frames=this.frames)
+    (run_dir / "config.yaml").write_text(yaml_dump(record))
+    planned = config_with(sweeps={}, runs_dir=str(tmp_path / "results/runs"))
+    plan.build(planned)  # the same settings: the run is this config's
+    other = config_with(sweeps={}, runs_dir=str(tmp_path / "results/runs"),
+                        trainer={**CONFIG["trainer"], "set": {"eval.episodes": 7}})
+    with pytest.raises(plan.GridError, match=f"{run['variant']}/base/seed1 holds a run made with other settings "
+                                             r"\(eval.episodes differs\)"):
+        plan.build(other)
+
+
+def yaml_dump(content) -> str:
+    import yaml
+
+    return yaml.safe_dump(content, sort_keys=False)
