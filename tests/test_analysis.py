@@ -32,7 +32,7 @@ from moe.analysis.tables import (
     to_latex,
     to_markdown,
     verdict_cell,
-    write_tables,
+    write_table,
 )
 from moe.tools.coverage import DISTRIBUTIONS, coverage
 
@@ -359,7 +359,7 @@ def test_tables_written_in_three_formats(tmp_path):
     runs, _ = _fake_grid(tmp_path / "runs", {("Task_1", "entropy_min+temporal"): ["finished", "diverged", None]})
     summary = summarise(collect_runs(runs))
     paths = [tmp_path / "out" / name for name in ("t.csv", "t.md", "t.tex")]
-    write_tables(summary, *paths, caption="Final 95% results", label="tab:x")
+    write_table(summary, display_table(summary), *paths, caption="Final 95% results", label="tab:x")
     csv = pd.read_csv(paths[0])
     assert csv["n_missing"].tolist() == [1] and "router_entropy_success_mean" in csv  # the CSV has every metric
     markdown = paths[1].read_text().splitlines()

@@ -12,8 +12,6 @@ import json
 import math
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -23,30 +21,27 @@ import yaml
 from moe.analysis.metrics import METRICS, names
 from moe.analysis.runs import scored
 from moe.analysis.stats import mean_ci
-from tests.workflow_tools import FAKE_TRAINER, REPO, copy_workflow, planned_jobs, snakemake, write_config
+from tests.workflow_tools import (
+    FAKE_TRAINER,
+    REPO,
+    copy_workflow,
+    parse_workflow,
+    planned_jobs,
+    snakemake,
+    write_config,
+)
 
-TABLES = ["final_metrics.csv", "final_metrics.md", "final_metrics.tex", "runs.csv", "learning_curves.csv",
-          "finetune_curves.csv",
-          *(f"{name}.{ext}" for name in ("factorial_effects", "robust_aggregates") for ext in ("csv", "md", "tex")),
-          "expert_usage.csv", "expert_usage.md", "eval_episodes.csv"]
-FIGURES = [f"{name}.{ext}" for name in ("learning_curves", "finetune_curves", "final_router_entropy",
-                                        "final_return",
-                                        "factorial_effects", "robust_aggregates", "expert_usage",
-                                        "eval_episodes", "entropy_scatter")
-           for ext in ("pdf", "png")]
-#: Tables shown in the report beside the figures.
-REPORT_TABLES = ["final_metrics.csv", "factorial_effects.csv", "robust_aggregates.csv", "expert_usage.csv"]
 #: What {report_dir}/tables and {report_dir}/figures hold: deliverables, never logs or benchmark records.
 DELIVERABLE_SUFFIXES = {"tables": {".csv", ".md", ".tex"}, "figures": {".pdf", ".png"}}
 
 
-def check_report(workdir: Path, *args: str) -> None:
-    """The report is one self-contained page holding every figure and the main tables."""
+def check_report(workdir: Path, study: dict, *args: str) -> None:
+    """The report is one self-contained page holding every figure and table flagged for it."""
     snakemake(workdir, *args, "--report", "report.html")
     html = (workdir / "report.html").read_text()
     assert len(html) > 100_000
     embedded = set(re.findall(r'"filename":\s*"([^"]+)"', html))
-    missing = [name for name in FIGURES + REPORT_TABLES if name not in embedded]
+    missing = [name for name in study["report"] if name not in embedded]
     assert not missing, f"not in the report: {missing}"
 
 
@@ -73,12 +68,12 @@ def check_analysis_tables(workdir: Path, config: dict) -> None:
         assert column in summary
 
 
-def check_deliverables_only(report_dir: Path) -> None:
+def check_deliverables_only(report_dir: Path, study: dict) -> None:
     """`ls tables figures` shows the study's tables and figures and nothing else; each rule's
     log and benchmark record is under logs/ and benchmarks/, named like its outputs."""
-    for kind, expected in (("tables", TABLES), ("figures", FIGURES)):
+    for kind in ("tables", "figures"):
         found = sorted(path.name for path in (report_dir / kind).iterdir())
-        assert found == sorted(expected), kind
+        assert found == study[kind], kind
         assert {Path(name).suffix for name in found} <= DELIVERABLE_SUFFIXES[kind]
     for name in ("tables/final_metrics", "tables/expert_usage", "figures/learning_curves", "figures/final_return"):
         assert (report_dir / "logs" / f"{name}.log").is_file(), name
@@ -94,20 +89,47 @@ def workflow_copy(tmp_path_factory) -> Path:
     return copy_workflow(tmp_path_factory.mktemp("workflow"))
 
 
+@pytest.fixture(scope="module")
+def parsed(workflow_copy) -> dict:
+    return parse_workflow(workflow_copy)
+
+
+@pytest.fixture(scope="module")
+def study(parsed) -> dict:
+    """The main study's tables and figures (file names), and those in the report, as the rules
+    declare them (`final_output`, `report`): the end-to-end tests expect each of them and
+    nothing else, so a new table or figure is checked where it is declared."""
+    final = [Path(path) for path in parsed["final"]]
+    report = {path for rule in parsed["rules"].values() for path in rule["report"]}
+    return {"tables": sorted(path.name for path in final if path.parent.name == "tables"),
+            "figures": sorted(path.name for path in final if path.parent.name == "figures"),
+            "report": sorted(path.name for path in final if str(path) in report)}
+
+
+def test_every_figure_is_a_pdf_and_a_png_in_the_report(study):
+    figures = study["figures"]
+    assert {"learning_curves.png", "final_return.png"} <= set(figures)  # named in workflow/README.md
+    assert sorted(Path(name).stem for name in figures if name.endswith(".pdf")) == \
+        sorted(Path(name).stem for name in figures if name.endswith(".png"))
+    assert set(figures) <= set(study["report"])
+    assert {"runs.csv", "final_metrics.csv", "learning_curves.csv"} <= set(study["tables"])
+    assert "final_metrics.csv" in study["report"] and "runs.csv" not in study["report"]
+
+
 # --- planning -------------------------------------------------------------------
 
 
-def test_default_config_plans_tasks_x_8_variants_x_seeds(workflow_copy):
+def test_default_config_plans_tasks_x_8_variants_x_seeds(workflow_copy, parsed):
     config = default_config()
     assert len(config["corrections"]) == 3 and len(config["seeds"]) >= 5
     jobs = planned_jobs(workflow_copy)
     assert jobs["train"] == len(config["tasks"]) * 8 * len(config["seeds"])
     assert jobs["warmup"] == len(config["tasks"]) * len(config["seeds"])  # shared by the 8 variants
-    for rule in ["aggregate_final", "aggregate_curves", "plot_learning_curves", "plot_finetune_curves",
-                 "plot_final_router_entropy", "plot_final_return", "analyse_effects", "plot_effects",
-                 "analyse_robust", "plot_robust", "analyse_specialisation", "plot_expert_usage",
-                 "plot_eval_episodes", "plot_entropy_scatter", "all"]:
-        assert jobs[rule] == 1
+    # Besides training, one job of each rule that makes a table or figure of the study, and `all`.
+    makers = {name for name, rule in parsed["rules"].items() if set(rule["output"]) & set(parsed["final"])}
+    assert {"aggregate_final", "aggregate_curves", "plot_learning_curves"} <= makers  # named in workflow/README.md
+    assert {rule: count for rule, count in jobs.items() if rule not in ("train", "warmup")} == \
+        dict.fromkeys(makers | {"all"}, 1)
 
 
 def test_fourth_correction_doubles_the_grid_and_shares_the_warmups(workflow_copy, tmp_path):
@@ -158,27 +180,11 @@ def test_train_command_carries_config_overrides(workflow_copy, tmp_path):
     assert "checkpoint.pt" not in result.stdout
 
 
-LOCAL_RULES_SCRIPT = """
-import json
-from pathlib import Path
-from snakemake.api import SnakemakeApi
-from snakemake.settings.types import ConfigSettings, OutputSettings, ResourceSettings
-with SnakemakeApi(OutputSettings()) as api:
-    workflow = api.workflow(resource_settings=ResourceSettings(), config_settings=ConfigSettings(),
-                            snakefile=Path("Snakefile"))._workflow
-    print(json.dumps({rule.name: rule.name in workflow._localrules or rule.norun for rule in workflow.rules}))
-"""
-
-
-def test_only_warmup_and_train_jobs_leave_the_submitting_node(workflow_copy):
+def test_only_warmup_and_train_jobs_leave_the_submitting_node(parsed):
     """Every other rule is a localrule, including those made with `use rule ... with:`, whose
     `with:` block resets `localrule` unless it repeats it. Snakemake shows locality only under a
-    cluster executor (tests/slurm checks it there), so this reads the parsed workflow; the
-    attribute is private, so a Snakemake that renames it fails this test rather than passing it."""
-    result = subprocess.run([sys.executable, "-c", LOCAL_RULES_SCRIPT], cwd=workflow_copy, capture_output=True,
-                            text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
-    is_local = json.loads(result.stdout.splitlines()[-1])
+    cluster executor (tests/slurm checks it there), so this reads the parsed workflow."""
+    is_local = {name: rule["local"] for name, rule in parsed["rules"].items()}
     assert {"plot_final_return", "plot_eval_episodes", "aggregate_sweep", "plot_sweep", "sweep_temporal_coef",
             "all"} <= set(is_local)
     assert sorted(rule for rule, local in is_local.items() if not local) == ["train", "warmup"]
@@ -256,7 +262,7 @@ def check_tables_match_runs(workdir: Path, config: dict) -> pd.DataFrame:
     return summary
 
 
-def test_failed_runs_reported_as_missing_with_keep_going(tmp_path):
+def test_failed_runs_reported_as_missing_with_keep_going(tmp_path, study):
     """The documented recovery: --keep-going trains what it can, then
     --config allow_missing_runs=True tables the rest as missing."""
     workdir = copy_workflow(tmp_path)
@@ -279,11 +285,11 @@ def test_failed_runs_reported_as_missing_with_keep_going(tmp_path):
     crashed = summary[summary["task"] == crash]
     assert crashed["n_missing"].tolist() == [2, 2] and crashed["n_finished"].tolist() == [0, 0]
     assert summary[summary["task"] == good]["n_finished"].tolist() == [2, 2]
-    for name in FIGURES:
+    for name in study["figures"]:
         assert (workdir / "results/figures" / name).exists()
 
 
-def test_tables_rebuilt_from_copied_runs_without_training(tmp_path):
+def test_tables_rebuilt_from_copied_runs_without_training(tmp_path, study):
     """`train: false` (committed reference results): the tables and figures are remade from
     the runs under runs_dir, in report_dir, and no training job can be planned."""
     trained = copy_workflow(tmp_path / "trained")
@@ -309,7 +315,7 @@ def test_tables_rebuilt_from_copied_runs_without_training(tmp_path):
         if name == "runs.csv":  # its run_dir column says where the runs are
             original = original.replace(b"results/runs/", b"reference/runs/")
         assert (rebuilt / "reference/tables" / name).read_bytes() == original, name
-    assert sorted(path.name for path in (rebuilt / "reference/figures").iterdir()) == sorted(FIGURES)
+    assert sorted(path.name for path in (rebuilt / "reference/figures").iterdir()) == study["figures"]
     assert not (rebuilt / "results").exists()  # no run, warm-up or training log written elsewhere
     assert planned_jobs(rebuilt, *args) == {}
 
@@ -354,7 +360,7 @@ def test_fake_sweep_end_to_end_reuses_the_grids_runs(tmp_path):
 
 
 @pytest.mark.slow
-def test_quick_config_end_to_end_with_real_trainer(tmp_path):
+def test_quick_config_end_to_end_with_real_trainer(tmp_path, study):
     """The README's main job with the real trainer, every table and figure, cut to the first
     of its tasks (the one its sweep runs on) and one correction (the full quick grid's plan
     is checked above, the 8-variant grid end to end with the fake trainer, each task and
@@ -366,11 +372,11 @@ def test_quick_config_end_to_end_with_real_trainer(tmp_path):
     quick.update(cut)
     args = ["--configfile", "workflow/config/quick.yaml", write_config(tmp_path / "cut.yaml", cut)]
     snakemake(workdir, "--cores", "2", *args, timeout=1200)
-    for name in TABLES:
+    for name in study["tables"]:
         assert (workdir / "results/tables" / name).stat().st_size > 0
-    for name in FIGURES:
+    for name in study["figures"]:
         assert (workdir / "results/figures" / name).stat().st_size > 1000
-    check_deliverables_only(workdir / "results")
+    check_deliverables_only(workdir / "results", study)
     task = quick["tasks"][0]["name"]
     run = workdir / "results/runs" / task / "baseline/base/seed1"
     log = workdir / f"results/logs/train/{task}/baseline/base/seed1.log"
@@ -385,14 +391,12 @@ def test_quick_config_end_to_end_with_real_trainer(tmp_path):
     assert json.loads((run / "final.json").read_text())["num_experts"] == 4
     assert planned_jobs(workdir, *args) == {}
 
-    # Editing a plotting script re-plans only plotting, never training or aggregation.
-    script = workdir / "workflow/scripts/plot_final_metrics.py"
+    # Editing the tables' and figures' script re-plans each of them once, never training.
+    script = workdir / "workflow/scripts/run.py"
     script.write_text(script.read_text() + "\n# edited\n")
-    assert planned_jobs(workdir, *args) == {"plot_final_router_entropy": 1, "plot_final_return": 1, "all": 1}
-    script = workdir / "workflow/scripts/plot_learning_curves.py"
-    script.write_text(script.read_text() + "\n# edited\n")
-    assert set(planned_jobs(workdir, *args)) == {"plot_learning_curves", "plot_finetune_curves",
-                                                 "plot_final_router_entropy", "plot_final_return", "all"}
+    jobs = planned_jobs(workdir, *args)
+    assert set(jobs.values()) == {1} and {"aggregate_final", "plot_final_return", "all"} <= set(jobs)
+    assert "train" not in jobs and "warmup" not in jobs
     snakemake(workdir, "--cores", "2", *args)
 
     # A run that diverges after the fact (final.json rewritten) re-aggregates, and is counted.
@@ -407,4 +411,4 @@ def test_quick_config_end_to_end_with_real_trainer(tmp_path):
     assert summary.loc[0, "n_diverged"] == 1 and summary.loc[0, "n_finished"] == 1
 
     # The report is one self-contained page with every figure.
-    check_report(workdir, *args)
+    check_report(workdir, study, *args)

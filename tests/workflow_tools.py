@@ -6,6 +6,7 @@ Every snakemake call runs in a copy, so results/ and .snakemake/ of the checkout
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -58,3 +59,34 @@ def planned_jobs(workdir: Path, *args: str) -> dict[str, int]:
         assert "Nothing to be done" in output, output
         return {}
     return {rule: int(count) for rule, count in (line.split() for line in match.group(1).splitlines())}
+
+
+PARSE_SCRIPT = """
+import json
+from pathlib import Path
+from snakemake.api import SnakemakeApi
+from snakemake.io import is_flagged
+from snakemake.settings.types import ConfigSettings, OutputSettings, ResourceSettings
+with SnakemakeApi(OutputSettings()) as api:
+    workflow = api.workflow(resource_settings=ResourceSettings(), config_settings=ConfigSettings(),
+                            snakefile=Path("Snakefile"))._workflow
+    print(json.dumps({
+        "rules": {rule.name: {"local": rule.name in workflow._localrules or rule.norun,
+                              "output": [str(path) for path in rule.output],
+                              "report": [str(path) for path in rule.output if is_flagged(path, "report")]}
+                  for rule in workflow.rules},
+        "final": workflow.globals["get_final_output"](),
+    }))
+"""
+
+
+def parse_workflow(workdir: Path) -> dict:
+    """What the Snakefile declares with the default config, read from the parsed workflow:
+    per rule (`rules`) whether it runs on the submitting node (`local`), its outputs and
+    those of them flagged for the report; `final`, the main study's outputs
+    (`get_final_output()`). Some attributes are private, so a Snakemake that renames them
+    fails the tests rather than passing them."""
+    result = subprocess.run([sys.executable, "-c", PARSE_SCRIPT], cwd=workdir, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.splitlines()[-1])

@@ -98,9 +98,13 @@ def plot_final_metrics(
     red: diverged, at its failure score), and per `x` value the mean with its 95% `mean_ci` bar.
     The bottom row's x axis is labelled `xlabel` (default: the column `x`).
 
-    `reference_lines` maps a metric to `(y, label)` pairs drawn as dashed lines.
+    `reference_lines` maps a metric to `(y, label)` pairs drawn as dashed lines; by
+    default ln 2 and ln K on router entropy (`entropy_reference_lines`), K the most
+    experts of a finished run (no lines without one).
     """
-    reference_lines = reference_lines or {}
+    if reference_lines is None:
+        experts = runs.loc[runs["status"] == FINISHED, "num_experts"].dropna()
+        reference_lines = {} if experts.empty else {"router_entropy": entropy_reference_lines(int(experts.max()))}
     width = max(4.0, 0.55 * len(order) + 1.5)
     fig, axes = plt.subplots(
         len(metrics), len(tasks), figsize=(width * len(tasks), 5.0 * len(metrics)), squeeze=False

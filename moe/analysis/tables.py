@@ -97,11 +97,11 @@ def display_table(
     metrics: Sequence[str] | None = None,
     digits: int = 3,
 ) -> pd.DataFrame:
-    """Strings for humans: `finished/seeds`, the seeds that diverged, failed or are
-    missing, the runs' `verdicts` (`verdict_cell`), and one cell per metric (default:
-    those the registry shows in the final metrics table). A cell ends in `n=<k>` when
-    fewer runs than `seeds` count in it (router statistics leave out diverged runs), so
-    every interval states its n."""
+    """`summarise`'s output as strings for humans: `finished/seeds`, the seeds that
+    diverged, failed or are missing, the runs' `verdicts` (`verdict_cell`), and one cell
+    per metric (default: those the registry shows in the final metrics table). A cell
+    ends in `n=<k>` when fewer runs than `seeds` count in it (router statistics leave
+    out diverged runs), so every interval states its n."""
     metrics = names(shown_in=FINAL_METRICS_TABLE) if metrics is None else list(metrics)
     table = pd.DataFrame({col: summary[col].astype(str) for col in group_cols})
     table["finished"] = [f"{f}/{n}" for f, n in zip(summary["n_finished"], summary["n_seeds"], strict=True)]
@@ -164,22 +164,6 @@ def to_latex(table: pd.DataFrame, caption: str, label: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_tables(
-    summary: pd.DataFrame,
-    csv_path,
-    markdown_path,
-    latex_path,
-    group_cols: Sequence[str] = ("task", "variant"),
-    caption: str = "",
-    label: str = "tab:results",
-    metrics: Sequence[str] | None = None,
-) -> None:
-    """The summary as machine-readable CSV (full precision, every metric) and as Markdown
-    and LaTeX (`metrics`, default: the registry's final-metrics table)."""
-    write_display_tables(summary, display_table(summary, group_cols, metrics), csv_path, markdown_path, latex_path,
-                         caption, label)
-
-
 def interval_table(
     data: pd.DataFrame,
     id_cols: Sequence[str],
@@ -187,9 +171,11 @@ def interval_table(
     extra_cols: Sequence[str] = (),
     digits: int = 3,
 ) -> pd.DataFrame:
-    """Strings for humans from a table of estimates with `<stat>_ci_low/high` columns:
-    `stats` maps a stat column to its header; `n_seeds` (the n of every interval) is
-    shown as `n`; `extra_cols` are copied."""
+    """A table of estimates as strings for humans: one row per `id_cols`, each estimate
+    `<stat>` with `<stat>_ci_low/high` and `n_seeds`, the n of its intervals (as
+    `factorial_effects` and `robust_aggregates` give them; `display_table` is for
+    `summarise`'s wide table, a count of runs and an n per cell). `stats` maps a stat
+    column to its header; `n_seeds` is shown as `n`; `extra_cols` are copied."""
     table = pd.DataFrame({col: data[col].astype(str) for col in id_cols})
     for stat, header in stats.items():
         table[header] = [
@@ -203,17 +189,19 @@ def interval_table(
     return table
 
 
-def write_display_tables(data: pd.DataFrame, table: pd.DataFrame, csv_path, markdown_path=None, latex_path=None,
-                         caption: str = "", label: str = "tab:results") -> None:
-    """`data` as full-precision CSV, its display `table` as Markdown and LaTeX (each path optional)."""
+def write_table(data: pd.DataFrame, display: pd.DataFrame, csv_path, markdown_path=None, latex_path=None,
+                caption: str = "", label: str = "tab:results") -> None:
+    """A table in up to three formats: `data` as full-precision CSV (every column), its
+    `display` (strings for humans: `display_table`, `effects_display_table`,
+    `robust_display_table`) as Markdown and as LaTeX with `caption` and `label`."""
     for path in (csv_path, markdown_path, latex_path):
         if path is not None:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
     data.to_csv(csv_path, index=False)
     if markdown_path is not None:
-        Path(markdown_path).write_text(to_markdown(table))
+        Path(markdown_path).write_text(to_markdown(display))
     if latex_path is not None:
-        Path(latex_path).write_text(to_latex(table, caption, label))
+        Path(latex_path).write_text(to_latex(display, caption, label))
 
 
 def p_value_cell(p: float) -> str:
@@ -229,3 +217,11 @@ def effects_display_table(effects: pd.DataFrame) -> pd.DataFrame:
     table["p (Holm)"] = [p_value_cell(p) for p in effects["p_holm"]]
     table["note"] = effects["note"].fillna("").astype(str).to_numpy()
     return table
+
+
+def robust_display_table(robust: pd.DataFrame, baseline: str = "baseline") -> pd.DataFrame:
+    """The robust aggregates for humans: per metric and variant, the level, the difference
+    from `baseline` and the probability of beating it, each `estimate [95% CI]`, and `n` seeds."""
+    return interval_table(robust, ["metric", "variant", "direction"],
+                          {"level": "mean over tasks [95% CI]", "difference": f"minus {baseline} [95% CI]",
+                           "p_improve": f"P(better than {baseline}) [95% CI]"})

@@ -1,6 +1,7 @@
-# Config validation and the helpers the rules share. No rules here: the grid logic
-# lives in moe.plan (unit-tested) so the workflow and the aggregation
-# scripts agree on which runs exist. Every trainer configuration the workflow will
+# Config validation and the helpers the rules share, among them table_rule() and
+# figure_rule(), which define the rules of the tables and figures (the stage files
+# call them). The grid logic lives in moe.plan (unit-tested) so the workflow and the
+# aggregation agree on which runs exist. Every trainer configuration the workflow will
 # launch is resolved here with the trainer's own code (plan.build), so a config the
 # trainer would refuse stops `snakemake -n` with one line naming the key.
 #
@@ -106,3 +107,69 @@ def run_files(runs, filename):
         )
     return [os.path.join(run["run_dir"], filename) for run in runs]
 
+
+# --- tables and figures -----------------------------------------------------------
+# One script, scripts/run.py, makes every table and figure: `params.step` names its
+# function, the other params are that function's arguments. Each rule is a localrule
+# (seconds of work, never a cluster job), and its log and benchmark record are named
+# like its outputs.
+
+
+def study_tables(name, *extensions):
+    """The main study's tables {report_dir}/tables/`name`.<extension>, keyed by extension;
+    the CSV in the report with the caption report/`name`_table.rst."""
+    paths = {extension: final_output(table(f"{name}.{extension}")) for extension in extensions}
+    paths["csv"] = report(paths["csv"], caption=f"../report/{name}_table.rst", category="Tables")
+    return paths
+
+
+def table_rule(rule_name, name, input, output, **params):
+    """Define the rule named `rule_name`, in which run.py's step `name`, with keyword
+    arguments `params`, makes `output` (key -> path) from `input` (key -> path or input
+    function). Its log and benchmark record are tables/`name`."""
+
+    rule:
+        name:
+            rule_name
+        localrule: True
+        input:
+            **input,
+        output:
+            **output,
+        log:
+            report_log(f"tables/{name}"),
+        benchmark:
+            report_benchmark(f"tables/{name}")
+        params:
+            step=name,
+            **params,
+        script:
+            "../scripts/run.py"
+
+
+def figure_rule(rule_name, name, data, plot, **params):
+    """Define the rule named `rule_name`, which draws the main study's figure
+    {report_dir}/figures/`name`.pdf and .png from the table `data` with
+    moe.analysis.plots.`plot` and keyword arguments `params`. Both are in the report
+    with the caption report/`name`.rst; the log and benchmark record are figures/`name`."""
+    caption = f"../report/{name}.rst"
+
+    rule:
+        name:
+            rule_name
+        localrule: True
+        input:
+            data,
+        output:
+            pdf=report(final_output(figure(f"{name}.pdf")), caption=caption, category="Figures (PDF)"),
+            png=report(final_output(figure(f"{name}.png")), caption=caption, category="Figures"),
+        log:
+            report_log(f"figures/{name}"),
+        benchmark:
+            report_benchmark(f"figures/{name}")
+        params:
+            step="figure",
+            plot=plot,
+            **params,
+        script:
+            "../scripts/run.py"

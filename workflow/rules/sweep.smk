@@ -9,20 +9,24 @@
 # the grid's own setting is the grid's run, trained once (moe.plan).
 
 
+# A sweep's table and figure are the grid's final-metrics table and final-metrics
+# figure (same step and plotting function) over its runs, with its value as `setting`.
+# `use rule ... with:` keeps what it does not name (params key by key), but not
+# `localrule`: a `with:` block resets it unless it says it again (Snakemake 9).
 use rule aggregate_final as aggregate_sweep with:
     localrule: True
     input:
         finals=lambda wildcards: run_files(plan.sweep_runs(config, wildcards.sweep), "final.json"),
     output:
         runs=table("sweep_{sweep}_runs.csv"),
-        summary=report(
+        csv=report(
             table("sweep_{sweep}.csv"),
             caption="../report/sweep_table.rst",
             category="Sweeps",
             subcategory="{sweep}",
         ),
-        markdown=table("sweep_{sweep}.md"),
-        latex=table("sweep_{sweep}.tex"),
+        md=table("sweep_{sweep}.md"),
+        tex=table("sweep_{sweep}.tex"),
     log:
         report_log("tables/sweep_{sweep}"),
     benchmark:
@@ -37,7 +41,7 @@ use rule aggregate_final as aggregate_sweep with:
 use rule plot_final_router_entropy as plot_sweep with:
     localrule: True
     input:
-        runs=table("sweep_{sweep}_runs.csv"),
+        table("sweep_{sweep}_runs.csv"),
     output:
         pdf=report(
             figure("sweep_{sweep}.pdf"),
@@ -58,7 +62,6 @@ use rule plot_final_router_entropy as plot_sweep with:
     params:
         # The dose-response curve: does the router commit, specialise, and at what cost?
         metrics=["router_entropy", "router_mutual_information", "intent_mutual_information_normalized", "return_mean"],
-        entropy_reference_lines=True,
         x="setting",
         xlabel=lambda wildcards: plan.sweep_axis_label(config, wildcards.sweep),
         order=lambda wildcards: plan.sweep_values(config, wildcards.sweep),
