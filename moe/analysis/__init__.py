@@ -2,7 +2,7 @@
 
 Which runs a workflow config describes is `moe.plan`; the side tools are `moe.tools`.
 
-The Snakemake workflow's `script:` files are thin wrappers around this package:
+The workflow's one script (`workflow/scripts/run.py`) calls into this package:
 - `metrics`: the metric registry (label, unit, direction, range, how diverged runs score, where shown);
 - `runs`: reading run directories (finished, diverged, failed or missing), scoring diverged runs;
 - `stats`: `mean_ci`, the one interval of every table and figure; t-test p-values; Holm's adjustment;

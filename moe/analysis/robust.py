@@ -18,10 +18,10 @@ Each is summarised over seeds with `mean_ci`, so every interval's n is the numbe
 seeds (`n_seeds`: those with values for the variant and the baseline on every task).
 Diverged runs are in the return statistics as failures (`runs.scored`).
 
-Why not rliable's interquartile mean with a stratified bootstrap (this module's first
-version): with 3 tasks x 5 seeds the IQM trims runs by task difficulty more than by
-outlier, its bootstrap interval's coverage at these sizes is unchecked, and it
-treats the runs of a seed as unrelated.
+Paired by seed rather than rliable's interquartile mean with a stratified bootstrap:
+with 3 tasks x 5 seeds the IQM trims runs by task difficulty more than by outlier,
+its bootstrap interval's coverage at these sizes is unchecked, and it treats the runs
+of a seed as unrelated.
 """
 
 from __future__ import annotations
