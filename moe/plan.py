@@ -287,24 +287,12 @@ def _build(config: Mapping) -> dict:
     return {"runs": runs, "grid": grid, "sweeps": sweeps, "warmups": warmups}
 
 
-def _first_difference(recorded, resolved, where: str = "") -> str | None:
-    """The first dotted key whose recorded value the resolved config does not hold (keys added since are not
-    compared: the trainer's defaults for them compute what it computed before they existed)."""
-    if isinstance(recorded, dict) and isinstance(resolved, dict):
-        for key, value in recorded.items():
-            if key not in resolved:
-                return f"{where}{key}"
-            difference = _first_difference(value, resolved[key], f"{where}{key}.")
-            if difference:
-                return difference
-        return None
-    return None if recorded == resolved else where.rstrip(".") or "(value)"
-
-
 def _check_recorded(config: Mapping, run: Run) -> None:
     """A run directory that already holds a run must hold this run: a second config writing into the same
     runs_dir under the same name with other settings (its own `base`) would otherwise retrain over it."""
     import yaml
+
+    from moe.analysis.reference import recorded_difference
 
     path = Path(run.run_dir) / "config.yaml"
     if not path.exists():
@@ -317,7 +305,7 @@ def _check_recorded(config: Mapping, run: Run) -> None:
         return  # not a record the trainer wrote: the trainer itself refuses the directory, naming it
     mine = {"env_id": run.task, "variant": run.variant, "seed": run.seed, "frames": run.frames}
     difference = next((f"run.{key}" for key, value in mine.items() if recorded_run.get(key) != value), None)
-    difference = difference or _first_difference(
+    difference = difference or recorded_difference(
         recorded_config, _resolved(config, _assignments(run.overrides), "runs_dir"))
     if difference:
         raise GridError(f"Invalid config: key 'runs_dir': {run.run_dir} holds a run made with other settings "

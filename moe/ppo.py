@@ -79,7 +79,7 @@ class Rollout:
     """The steps of one rollout, each tensor (T, N, ...), time first."""
 
     inputs: StepInputs  # what the agent read at each step
-    previous_inputs: StepInputs  # what it read at the same environment's previous step (carried across rollouts)
+    last_inputs: StepInputs  # (N, ...) what it read at the step before the rollout (carried across rollouts)
     actions: torch.Tensor  # (T, N)
     log_probs: torch.Tensor  # (T, N) log pi(a_t | s_t) of the taken action, at collection time
     values: torch.Tensor  # (T, N)
@@ -96,6 +96,12 @@ class Rollout:
     def prev_alphas(self) -> torch.Tensor:
         """(T, N, K) alpha_{t-1} as collected (uniform at episode starts): the temporal term's stored target."""
         return self.inputs.previous_alpha
+
+    def previous_inputs(self) -> StepInputs:
+        """(T, N, ...) what the agent read at each step's previous step in the same environment. Built only
+        when a correction reads the network's output there: it copies the rollout's observations."""
+        return StepInputs(*(torch.cat([getattr(self.last_inputs, name).unsqueeze(0), getattr(self.inputs, name)[:-1]])
+                            for name in StepInputs.__dataclass_fields__))
 
 
 def collect_rollout(agent, envs: EnvBatch, carry: RolloutCarry, steps: int, device) -> tuple[Rollout, RolloutCarry]:
@@ -149,12 +155,11 @@ def collect_rollout(agent, envs: EnvBatch, carry: RolloutCarry, steps: int, devi
     actions = torch.stack(actions)
     alphas = torch.stack(alphas)
     dones = torch.from_numpy(np.stack(dones)).to(device)
-    inputs = StepInputs.stack(step_inputs)
     # The run's very first step has no previous step: it starts an episode, so it is masked
     # wherever the previous step is read; its own inputs stand in.
-    last_inputs = carry.last_inputs if carry.last_inputs is not None else step_inputs[0]
     rollout = Rollout(
-        inputs=inputs, previous_inputs=StepInputs.stack([last_inputs, *step_inputs[:-1]]), actions=actions,
+        inputs=StepInputs.stack(step_inputs),
+        last_inputs=step_inputs[0] if carry.last_inputs is None else carry.last_inputs, actions=actions,
         log_probs=torch.stack(action_log_probs).gather(2, actions.unsqueeze(2)).squeeze(2),
         values=torch.stack(values), alphas=alphas, expert_logits=torch.stack(expert_logits),
         rewards=torch.from_numpy(np.stack(rewards).astype(np.float32)).to(device), dones=dones,
@@ -197,13 +202,13 @@ def loss_weights(config: dict, active_corrections: list[str], phase: str) -> dic
     return weights
 
 
-def correction_batch(agent, inputs: StepInputs, previous_inputs: StepInputs, episode_start: torch.Tensor,
-                     needs_previous_output: bool, output=None) -> CorrectionBatch:
-    """What the corrections see of a minibatch: the agent's output on it (computed here unless given), and
-    its output on each sample's previous step, without gradient, when a correction reads it."""
+def correction_batch(agent, inputs: StepInputs, previous_inputs: StepInputs | None, episode_start: torch.Tensor,
+                     output=None) -> CorrectionBatch:
+    """What the corrections see of a minibatch: the agent's output on it (computed here unless given), and,
+    given each sample's previous step (only when a correction reads it), its output there without gradient."""
     output = run_agent(agent, inputs) if output is None else output
     previous_output = None
-    if needs_previous_output:
+    if previous_inputs is not None:
         with torch.no_grad():
             previous_output = run_agent(agent, previous_inputs)
     return CorrectionBatch(output, inputs.previous_alpha, episode_start, previous_output)
@@ -214,12 +219,13 @@ def ppo_update(agent, optimizer, rollout: Rollout, advantages: torch.Tensor, ret
     """`epochs` passes over the rollout in shuffled minibatches; the mean of each loss term."""
     frames = rollout.actions.numel()
     flat = lambda tensor: tensor.reshape(frames, *tensor.shape[2:])  # noqa: E731  (T, N, ...) -> (T*N, ...)
-    inputs, previous_inputs = rollout.inputs.map(flat), rollout.previous_inputs.map(flat)
+    inputs = rollout.inputs.map(flat)
     actions, old_log_probs, old_values = flat(rollout.actions), flat(rollout.log_probs), flat(rollout.values)
     advantages, returns = flat(advantages), flat(returns)
     episode_starts = flat(rollout.episode_starts)
     active = [name for name, settings in config["corrections"].items() if weights[name]]
-    needs_previous_output = any(uses_previous_output(name, config["corrections"][name]) for name in active)
+    previous_inputs = rollout.previous_inputs().map(flat) \
+        if any(uses_previous_output(name, config["corrections"][name]) for name in active) else None
     device = rollout.actions.device
     sums: dict[str, torch.Tensor] = {}
     count = 0
@@ -245,8 +251,8 @@ def ppo_update(agent, optimizer, rollout: Rollout, advantages: torch.Tensor, ret
                 "policy_entropy": -config["policy_entropy_coef"] * policy_entropy,
                 "router_entropy": weights["router_entropy"] * router_entropy(output.alpha, output.log_alpha),
             }
-            batch = correction_batch(agent, minibatch, previous_inputs.map(lambda tensor: tensor[index]),  # noqa: B023
-                                     episode_starts[index], needs_previous_output, output)
+            previous = None if previous_inputs is None else previous_inputs.map(lambda tensor: tensor[index])  # noqa: B023
+            batch = correction_batch(agent, minibatch, previous, episode_starts[index], output)
             for name in config["corrections"]:
                 terms[name] = weights[name] * correction_loss(name, config["corrections"][name], batch) \
                     if weights[name] else torch.zeros(())

@@ -92,12 +92,12 @@ class Trainer:
         self.update_index = 0
         self.metrics_rows: list[dict] = []
         num_envs, experts = config["num_envs"], config["model"]["num_experts"]
-        if config["model"]["router"] == "oracle" and (not self.envs.intents or len(self.envs.intents) > experts):
-            raise ConfigError(f"config key model.router: the oracle router needs one expert per intent, but "
-                              f"{env_id} has {len(self.envs.intents) or 'no'} intent labels and model.num_experts "
-                              f"is {experts}" if self.envs.intents else
-                              f"config key model.router: the oracle router needs a task with intent labels; "
+        if config["model"]["router"] == "oracle" and not self.envs.intents:
+            raise ConfigError(f"config key model.router: the oracle router needs a task with intent labels; "
                               f"{env_id} has none")
+        if config["model"]["router"] == "oracle" and len(self.envs.intents) > experts:
+            raise ConfigError(f"config key model.router: the oracle router needs one expert per intent, but "
+                              f"{env_id} has {len(self.envs.intents)} intent labels and model.num_experts is {experts}")
         image, direction, intent = observation_tensors(
             self.envs.reset([seed * 1000 + i for i in range(num_envs)]), self.device)
         self.carry = RolloutCarry(image, direction, intent, torch.ones(num_envs, dtype=torch.bool, device=self.device),

@@ -235,7 +235,7 @@ def test_the_current_target_is_the_networks_output_on_the_previous_step_and_gets
 
     now, before = inputs(), inputs()
     settings = {"divergence": "js", "target": "current"}
-    batch = correction_batch(agent, now, before, torch.zeros(6, dtype=torch.bool), needs_previous_output=True)
+    batch = correction_batch(agent, now, before, torch.zeros(6, dtype=torch.bool))
     correction_loss("temporal", settings, batch).backward()
     gradient = [parameter.grad.clone() for parameter in agent.parameters() if parameter.grad is not None]
     agent.zero_grad()

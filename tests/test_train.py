@@ -66,8 +66,8 @@ def test_rollout_stores_the_previous_steps_router_output_uniform_at_episode_star
                               previous_alpha=second.inputs.previous_alpha.flatten(0, 1)).alpha
     assert torch.allclose(again, second.alphas.flatten(0, 1), atol=1e-6)
     # The previous step's inputs are the step before's, carried across the rollout boundary.
-    assert torch.equal(second.previous_inputs.image[0], first.inputs.image[-1])
-    assert torch.equal(second.previous_inputs.image[1:], second.inputs.image[:-1])
+    assert torch.equal(second.previous_inputs().image[0], first.inputs.image[-1])
+    assert torch.equal(second.previous_inputs().image[1:], second.inputs.image[:-1])
 
 
 def test_advantages_are_gae_restarted_at_every_episode_end(tiny_trainer):

@@ -28,10 +28,24 @@ HEADLINE_METRICS = ["router_entropy", "marginal_router_entropy", "router_mutual_
 RUN_KEYS = ["task", "variant", "settings", "seed"]
 
 
+def recorded_difference(record, current, where: str = "") -> str | None:
+    """The first dotted key of `record` whose value `current` does not hold, or None: every key the
+    record has must be there with the same value, and what was added since the record was made (a
+    statistic, a config key whose default computes what the trainer computed before) is not compared."""
+    if isinstance(record, Mapping) and isinstance(current, Mapping):
+        for key, value in record.items():
+            if key not in current:
+                return f"{where}{key}"
+            difference = recorded_difference(value, current[key], f"{where}{key}.")
+            if difference:
+                return difference
+        return None
+    return None if record == current else where.rstrip(".") or "(value)"
+
+
 def matches_record(mine: Mapping, record: Mapping) -> bool:
-    """Every key of the recorded final.json, with the same value, in the regenerated one: a statistic
-    the trainer added since the record was made is not compared."""
-    return all(key in mine and mine[key] == value for key, value in record.items())
+    """Every key of the recorded final.json, with the same value, in the regenerated one."""
+    return recorded_difference(record, mine) is None
 
 
 def in_reference(run: Mapping, runs_dir: str, reference_runs_dir: str) -> dict:
