@@ -22,7 +22,7 @@ import os
 import sys
 from pathlib import Path
 
-from moe.analysis.metrics import router_statistics
+from moe.analysis.metrics import metric, router_statistics
 
 K = 4
 INTENTS = ["explore", "fetch", "fight"]
@@ -41,6 +41,14 @@ def _unit(*key) -> float:
     """A reproducible number in [0, 1) from a key."""
     digest = hashlib.sha256(repr(key).encode()).digest()
     return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def _any_value(name: str, k: int, *key) -> float:
+    """A statistic these fakes know nothing of (one a researcher has just registered): a draw
+    within its registered bounds, ln K standing for the open end of an entropy's."""
+    low, high = metric(name).bounds or (0.0, 1.0)
+    high = math.log(k) if math.isinf(high) else high
+    return round(low + (high - low) * _unit(*key, name), 6)
 
 
 def fake_router_statistics(env: str, variant: str, seed: int, k: int, episodes: str = "all") -> dict:
@@ -62,7 +70,7 @@ def fake_router_statistics(env: str, variant: str, seed: int, k: int, episodes: 
         "switch_rate": round(0.3 * _unit(*key, "switch"), 6),
         "intent_nmi": round(_unit(*key, "nmi"), 6),
     }
-    return {name: values[name] for name in router_statistics("episode")}  # a new statistic fails here
+    return {name: values.get(name, _any_value(name, k, *key)) for name in router_statistics("episode")}
 
 
 def fake_verdict(k: int, router_entropy: float, marginal_entropy: float, intent_entropy: float,
@@ -111,7 +119,7 @@ def fake_pooled_statistics(env: str, variant: str, seed: int, k: int) -> dict:
     modal = {intent: {"expert": (i + seed) % k if distinct else seed % k, "share": share}
              for i, intent in enumerate(INTENTS)}
     return {
-        **{name: values[name] for name in router_statistics("pooled")},  # a new statistic fails here
+        **{name: values.get(name, _any_value(name, k, *key)) for name in router_statistics("pooled")},
         "modal_expert_by_intent": modal,
         "verdict": fake_verdict(k, router, marginal, intent_entropy, explained, distinct),
         "settled": None,

@@ -13,6 +13,7 @@ import yaml
 
 from moe.analysis.curves import finetune_curves, learning_curves, resample_curve
 from moe.analysis.metrics import (
+    FINAL_JSON,
     FINAL_METRICS_TABLE,
     HIGHER,
     METRICS,
@@ -137,10 +138,11 @@ def test_registry_directions_never_reward_collapse():
     for name in ("return_mean", "success_rate", "router_mutual_information", "intent_mutual_information",
                  "intent_mutual_information_normalized"):
         assert METRICS[name].direction == HIGHER
-    assert names(shown_in=FINAL_METRICS_TABLE) == [
+    summary_columns = [  # in this order; a metric registered later may join them
         "router_entropy", "marginal_router_entropy", "router_mutual_information",
         "intent_mutual_information_normalized", "expert_similarity", "intent_explained", "state_split",
         "return_mean", "success_rate", "return_auc", "frames_to_threshold"]
+    assert [name for name in names(shown_in=FINAL_METRICS_TABLE) if name in summary_columns] == summary_columns
     for name in ("intent_entropy", "state_split", "pooled_router_entropy", "pooled_marginal_entropy",
                  "modal_expert_share", "distinct_modal_experts"):
         assert METRICS[name].direction == NONE, name
@@ -148,7 +150,8 @@ def test_registry_directions_never_reward_collapse():
 
 
 #: final.json's per-episode router statistics, in the order its files have had them since the
-#: first reference runs (written out here, not read from the registry, so a reordering fails).
+#: first reference runs (written out here, not read from the registry, so a reordering fails;
+#: a statistic registered later comes after them).
 EPISODE_STATISTICS = [
     "router_entropy", "marginal_router_entropy", "router_mutual_information", "intent_mutual_information",
     "intent_mutual_information_normalized", "expert_similarity", "effective_experts", "switch_rate", "intent_nmi"]
@@ -158,15 +161,16 @@ POOLED_STATISTICS = ["intent_mi", "intent_entropy", "intent_explained", "state_s
 
 
 def test_router_statistics_are_listed_once_in_final_json_order():
-    assert router_statistics("episode") == EPISODE_STATISTICS
-    assert router_statistics("pooled") == POOLED_STATISTICS
-    assert router_statistics() == EPISODE_STATISTICS + POOLED_STATISTICS == [m.name for m in ROUTER_STATISTICS]
+    episode, pooled = router_statistics("episode"), router_statistics("pooled")
+    assert episode[:len(EPISODE_STATISTICS)] == EPISODE_STATISTICS
+    assert pooled[:len(POOLED_STATISTICS)] == POOLED_STATISTICS
+    assert router_statistics() == episode + pooled == [m.name for m in ROUTER_STATISTICS]
     with pytest.raises(ValueError, match="unknown scope"):
         router_statistics("episodes")
     # Only the per-episode ones have a `_success` twin; every other metric has no scope.
     success = [name for name in METRICS if name.endswith(SUCCESS_SUFFIX)]
-    assert success == [name + SUCCESS_SUFFIX for name in EPISODE_STATISTICS]
-    assert {name for name, m in METRICS.items() if m.scope is not None} == set(EPISODE_STATISTICS + POOLED_STATISTICS)
+    assert success == [name + SUCCESS_SUFFIX for name in episode]
+    assert {name for name, m in METRICS.items() if m.scope is not None} == set(episode + pooled)
     labels = [m.label for m in METRICS.values()]
     assert len(labels) == len(set(labels))  # a label is a display table's column header
 
@@ -180,12 +184,12 @@ def test_fake_trainer_writes_exactly_the_registrys_statistics():
     assert set(final) - facts == set(names(source="final.json"))
     statistics = [key for key in final if key not in facts and key not in ("return_mean", "success_rate",
                                                                             "episode_length")]
-    assert statistics == (EPISODE_STATISTICS + [name + SUCCESS_SUFFIX for name in EPISODE_STATISTICS]
-                          + POOLED_STATISTICS)
+    episode = router_statistics("episode")
+    assert statistics == episode + [name + SUCCESS_SUFFIX for name in episode] + router_statistics("pooled")
     assert list(final)[-4:] == ["modal_expert_by_intent", "verdict", "settled", "settled_update"]
     diverged = fake_final("T", "baseline", 3, 64, status="diverged")
     assert list(diverged) == list(final)
-    assert all(diverged[key] is None for key in POOLED_STATISTICS + ["verdict", "modal_expert_by_intent"])
+    assert all(diverged[key] is None for key in router_statistics("pooled") + ["verdict", "modal_expert_by_intent"])
 
 
 def test_fake_pooled_statistics_hold_together():
@@ -226,7 +230,7 @@ def test_fake_verdicts_are_the_trainers():
     for seed in range(1, 41):
         for k in (1, 2, 4):
             final = fake_final("T", "baseline", seed, 64, k=k)
-            statistics = {name: final[name] for name in POOLED_STATISTICS}
+            statistics = {name: final[name] for name in router_statistics("pooled")}
             if statistics["intent_explained"] is None:
                 statistics["intent_explained"] = math.nan
             assert verdict(statistics, k) == final["verdict"], (seed, k)
@@ -280,11 +284,11 @@ def test_read_run_statuses(tmp_path):
 def test_read_run_new_keys_of_old_and_unlabelled_runs(tmp_path):
     final = write_fake_run(tmp_path / "old")
     path = tmp_path / "old" / "final.json"
-    old = {key: value for key, value in final.items() if key not in POOLED_STATISTICS + ["verdict"]}
+    old = {key: value for key, value in final.items() if key not in router_statistics("pooled") + ["verdict"]}
     path.write_text(json.dumps(old))  # a run from before the pooled statistics (the 660 reference runs)
     record = read_run(tmp_path / "old")
     assert record["verdict"] == "n/a" and record["router_entropy"] == final["router_entropy"]
-    assert all(math.isnan(record[name]) for name in POOLED_STATISTICS)
+    assert all(math.isnan(record[name]) for name in router_statistics("pooled"))
     path.write_text(json.dumps({**final, "verdict": None, "intent_mi": None}))  # a task without intent labels
     record = read_run(tmp_path / "old")
     assert record["verdict"] == "n/a" and math.isnan(record["intent_mi"])
@@ -367,7 +371,9 @@ def test_tables_written_in_three_formats(tmp_path):
     verdict = fake_final("Task_1", "entropy_min+temporal", 1, 4096)["verdict"]  # seed 1's; seed 2 diverged
     assert markdown[2].startswith("| Task_1 | entropy_min+temporal | 1/3 | 1: seeds 2 | 0 | 1: seeds 3 | "
                                   f"1/3 {verdict}, 1 diverged |")  # a tie: a verdict before `diverged`
-    assert markdown[0].endswith("| expert similarity | intent explained | state split | return | success |")
+    shown = names(source=FINAL_JSON, shown_in=FINAL_METRICS_TABLE)  # no metrics.csv here: no sample efficiency
+    assert markdown[0].endswith("| verdicts | " + " | ".join(METRICS[name].label for name in shown) + " |")
+    assert "| expert similarity | intent explained | state split |" in markdown[0]
     latex = paths[2].read_text()
     assert r"Task\_1 & entropy\_min+temporal & 1/3" in latex and r"Final 95\% results" in latex
     assert latex.count(r"\\") == 2  # header and one row
@@ -415,7 +421,7 @@ def test_verdicts_in_the_tables_from_run_directories(tmp_path):
     for seed in (1, 2):
         path = Path(runs[seed - 1]["run_dir"]) / "final.json"
         path.write_text(json.dumps({key: value for key, value in finals[("T", "baseline", seed)].items()
-                                    if key not in POOLED_STATISTICS + ["verdict"]}))
+                                    if key not in router_statistics("pooled") + ["verdict"]}))
     table = collect_runs(runs)
     assert table["verdict"].tolist() == ["n/a", "n/a", "diverged"]
     display = display_table(summarise(table)).iloc[0]

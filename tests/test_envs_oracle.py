@@ -37,7 +37,9 @@ MIN_INTENT_TV = 0.25
 
 
 def _passable(cell) -> bool:
-    return cell is None or (cell.can_overlap() and cell.type != "lava")
+    """A cell the planner may walk through: not lava, and not a goal, which would end the
+    episode on the way to another target."""
+    return cell is None or (cell.can_overlap() and cell.type not in ("lava", "goal"))
 
 
 def plan(env, target: tuple[int, int], interact: int) -> int:
@@ -61,18 +63,27 @@ def plan(env, target: tuple[int, int], interact: int) -> int:
     return Actions.left  # boxed in by moving objects for now: wait
 
 
+def _goal(env):
+    return (env.width - 2, env.height - 2), Actions.forward  # also Hunt's exit
+
+
+#: Where the oracle heads under each intent (a cell) and what it does when facing it; a new
+#: task adds an entry per intent. Under `evade` the ball ahead is a wall to the planner, so it
+#: turns away instead of walking into it.
+ORACLE_TARGETS = {
+    "fetch_key": lambda env: (env.key.cur_pos, Actions.pickup),
+    "open_door": lambda env: (env.door.cur_pos, Actions.toggle),
+    "hunt": lambda env: (env.monster.cur_pos, Actions.toggle),
+    "reach_goal": _goal,
+    "reach_exit": _goal,
+    "navigate": _goal,
+    "evade": _goal,
+}
+
+
 def oracle_action(env) -> int:
-    goal = (env.width - 2, env.height - 2)  # also Hunt's exit
-    intent = env.intent
-    if intent == "fetch_key":
-        return plan(env, env.key.cur_pos, Actions.pickup)
-    if intent == "open_door":
-        return plan(env, env.door.cur_pos, Actions.toggle)
-    if intent == "hunt":
-        return plan(env, env.monster.cur_pos, Actions.toggle)
-    # reach_goal, reach_exit, navigate; and evade, where the ball ahead is a
-    # wall to the planner, so it turns away instead of walking into it.
-    return plan(env, goal, Actions.forward)
+    target, interact = ORACLE_TARGETS[env.intent](env)
+    return plan(env, target, interact)
 
 
 def run_episode(env, seed: int, policy) -> tuple[float, int]:
