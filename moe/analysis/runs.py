@@ -14,8 +14,10 @@ from moe.analysis.metrics import FINAL_JSON, VERDICTS, metric, names
 FINISHED, DIVERGED, FAILED, MISSING = "finished", "diverged", "failed", "missing"
 #: Every status a run can have; each becomes an `n_<status>` column of the tables.
 STATUSES = [FINISHED, DIVERGED, FAILED, MISSING]
-#: Facts about a run (not statistics) kept from final.json.
-RUN_FIELDS = ["num_experts", "frames", "episodes"]
+#: Facts about a run (not statistics) kept from final.json. `settled`: 1 if its last phase ended
+#: because the router settled (`until_settled`), 0 if it ran to its cap, NaN without that rule;
+#: `settled_update`: the update it ended at when it settled.
+RUN_FIELDS = ["num_experts", "frames", "episodes", "settled", "settled_update"]
 #: The `verdict` column of a run that has none: its final.json predates verdicts or has null
 #: (a task without intent labels).
 NO_VERDICT = "n/a"

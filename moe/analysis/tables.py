@@ -31,7 +31,9 @@ def summarise(
     Columns: the group columns, `n_seeds` (runs expected), `n_<status>` for every
     status and `seeds_<status>` (space-separated) for the unfinished ones,
     `n_verdict_<v>` for every value v of the runs' `verdict` column (`VERDICT_COUNTS`:
-    the four verdicts, `diverged`, `n/a`; 0 where `runs` has no such column); per metric
+    the four verdicts, `diverged`, `n/a`; 0 where `runs` has no such column), `n_settled` and
+    `n_at_cap` (runs whose last phase ended because the router settled, or at its cap; both 0
+    for runs without the rule); per metric
     (default: every registered metric present in `runs`), `<metric>_n` (runs with a
     value: finished ones, plus diverged ones where they score as failures) and either
     `<metric>_mean`, `<metric>_ci_low`, `<metric>_ci_high` (`mean_ci`) or, for a
@@ -50,6 +52,8 @@ def summarise(
             row[f"seeds_{status}"] = _seed_list(group.loc[group["status"] == status, "seed"]) if "seed" in group else ""
         for verdict in VERDICT_COUNTS:
             row[f"n_verdict_{verdict}"] = int((group["verdict"] == verdict).sum()) if "verdict" in group else 0
+        settled = group["settled"] if "settled" in group else pd.Series(dtype=float)
+        row["n_settled"], row["n_at_cap"] = int((settled == 1).sum()), int((settled == 0).sum())
         for name in metrics:
             values = group[name].dropna().to_numpy(dtype=float)
             row[f"{name}_n"] = values.size
@@ -98,7 +102,8 @@ def display_table(
     digits: int = 3,
 ) -> pd.DataFrame:
     """`summarise`'s output as strings for humans: `finished/seeds`, the seeds that
-    diverged, failed or are missing, the runs' `verdicts` (`verdict_cell`), and one cell
+    diverged, failed or are missing, the runs' `verdicts` (`verdict_cell`), how many `settled`
+    out of those with a settle rule (a column only where some run has one), and one cell
     per metric (default: those the registry shows in the final metrics table). A cell
     ends in `n=<k>` when fewer runs than `seeds` count in it (router statistics leave
     out diverged runs), so every interval states its n."""
@@ -111,6 +116,9 @@ def display_table(
                                                  strict=True)]
     table["verdicts"] = [verdict_cell({v: row[f"n_verdict_{v}"] for v in VERDICT_COUNTS}, row["n_seeds"])
                          for _, row in summary.iterrows()]
+    if "n_settled" in summary and (summary["n_settled"] + summary["n_at_cap"]).any():
+        table["settled"] = [f"{settled}/{settled + at_cap}" if settled + at_cap else "n/a"
+                            for settled, at_cap in zip(summary["n_settled"], summary["n_at_cap"], strict=True)]
     for name in metrics:
         if f"{name}_n" not in summary:
             continue
