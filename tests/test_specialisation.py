@@ -4,6 +4,7 @@ and the figures drawn from it."""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from moe.analysis.factorial import factorial_effects
@@ -99,3 +100,19 @@ def test_new_figures_write_pdf_and_png_even_with_empty_panels(tmp_path):
     for name, files in paths.items():
         for path in files:
             assert path.stat().st_size > 1000, name
+
+
+def test_entropy_scatter_puts_each_tasks_hedging_corner_at_its_own_ln_k(tmp_path):
+    """Tasks trained with different K (study v2: K = the task's intents) each get their own
+    ln K line and axes, so a uniform router sits in its own panel's hedging corner."""
+    import math
+
+    runs = pd.DataFrame({"task": ["A", "A", "B"], "variant": ["baseline"] * 3, "status": ["finished"] * 3,
+                         "num_experts": [2.0, 2.0, 3.0], "router_entropy": [0.69, 0.6, 1.09],
+                         "marginal_router_entropy": [0.69, 0.69, 1.09]})
+    fig = plot_entropy_scatter(runs, ["A", "B", "C"], ["baseline"], [tmp_path / "scatter.png"])
+    limits = [ax.get_ylim()[1] for ax in fig.axes[:3]]
+    assert limits == pytest.approx([1.05 * math.log(2), 1.05 * math.log(3), 1.05 * math.log(4)])  # C: no runs
+    ln_k_lines = [[line.get_ydata()[0] for line in ax.get_lines() if line.get_linestyle() == ":"]
+                  for ax in fig.axes[:2]]
+    assert ln_k_lines == [[pytest.approx(math.log(2))], [pytest.approx(math.log(3))]]
