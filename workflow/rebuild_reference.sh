@@ -10,7 +10,8 @@ snakemake --cores "$cores" --configfile workflow/config/reference.yaml --config 
 snakemake --cores "$cores" --configfile workflow/config/extended.yaml workflow/config/reference.yaml \
     --config train=False report_dir=results/reference/extended --forceall
 # Study v2: the fair grid with its balance and controls sweeps, then the memory arm (an overlay).
+# Until KeyDoor's controls and memory arm land, their runs are tabled as missing.
 snakemake --cores "$cores" --configfile workflow/config/study_v2.yaml --config train=False \
-    --forceall all sweep_balance sweep_controls
+    allow_missing_runs=True --forceall all sweep_balance sweep_controls
 snakemake --cores "$cores" --configfile workflow/config/study_v2.yaml workflow/config/study_v2_memory.yaml \
-    --config train=False --forceall all sweep_balance
+    --config train=False allow_missing_runs=True --forceall all sweep_balance
