@@ -47,7 +47,7 @@ def _any_value(name: str, k: int, *key) -> float:
     """A statistic these fakes know nothing of (one a researcher has just registered): a draw
     within its registered bounds, ln K standing for the open end of an entropy's."""
     low, high = metric(name).bounds or (0.0, 1.0)
-    high = math.log(k) if math.isinf(high) else high
+    high = max(low, math.log(k)) if math.isinf(high) else high
     return round(low + (high - low) * _unit(*key, name), 6)
 
 
@@ -70,6 +70,7 @@ def fake_router_statistics(env: str, variant: str, seed: int, k: int, episodes: 
         "switch_rate": round(0.3 * _unit(*key, "switch"), 6),
         "intent_nmi": round(_unit(*key, "nmi"), 6),
     }
+    assert set(values) <= set(router_statistics("episode")), set(values) - set(router_statistics("episode"))
     return {name: values.get(name, _any_value(name, k, *key)) for name in router_statistics("episode")}
 
 
@@ -116,6 +117,7 @@ def fake_pooled_statistics(env: str, variant: str, seed: int, k: int) -> dict:
         "modal_expert_share": share,
         "distinct_modal_experts": distinct,
     }
+    assert set(values) <= set(router_statistics("pooled")), set(values) - set(router_statistics("pooled"))
     modal = {intent: {"expert": (i + seed) % k if distinct else seed % k, "share": share}
              for i, intent in enumerate(INTENTS)}
     return {

@@ -444,15 +444,17 @@ def test_verdicts_in_the_tables_from_run_directories(tmp_path):
 def test_settled_runs_are_counted_from_final_json(tmp_path):
     """final.json's `settled` (true / false / null) becomes runs.csv's 1 / 0 / NaN and the
     summary's n_settled / n_at_cap; the display has a `settled` column only where a run has the rule."""
-    runs, finals = _fake_grid(tmp_path, {("T", "baseline"): ["finished"] * 3, ("T", "temporal"): ["finished"] * 2})
-    for run, settled, update in zip(runs, [True, False, True, None, None], [71, None, 64, None, None], strict=True):
+    runs, finals = _fake_grid(tmp_path, {("T", "baseline"): ["finished"] * 3 + ["diverged"],
+                                         ("T", "temporal"): ["finished"] * 2})
+    for run, settled, update in zip(runs, [True, False, True, False, None, None], [71, None, 64, None, None, None],
+                                    strict=True):
         path = Path(run["run_dir"]) / "final.json"
         path.write_text(json.dumps({**json.loads(path.read_text()), "settled": settled, "settled_update": update}))
     table = collect_runs(runs)
-    assert table["settled"].tolist()[:3] == [1.0, 0.0, 1.0] and table["settled"].iloc[3:].isna().all()
+    assert table["settled"].tolist()[:4] == [1.0, 0.0, 1.0, 0.0] and table["settled"].iloc[4:].isna().all()
     assert table["settled_update"].iloc[[0, 2]].tolist() == [71.0, 64.0] and math.isnan(table["settled_update"].iloc[1])
     summary = summarise(table)
-    assert summary[["n_settled", "n_at_cap"]].values.tolist() == [[2, 1], [0, 0]]
+    assert summary[["n_settled", "n_at_cap"]].values.tolist() == [[2, 1], [0, 0]]  # the diverged run is neither
     assert display_table(summary)["settled"].tolist() == ["2/3", "n/a"]
     without_rule = summarise(table[table["variant"] == "temporal"])
     assert "settled" not in display_table(without_rule)  # no run has the rule: no column

@@ -112,7 +112,7 @@ def test_entropy_scatter_puts_each_tasks_hedging_corner_at_its_own_ln_k(tmp_path
                          "marginal_router_entropy": [0.69, 0.69, 1.09]})
     fig = plot_entropy_scatter(runs, ["A", "B", "C"], ["baseline"], [tmp_path / "scatter.png"])
     limits = [ax.get_ylim()[1] for ax in fig.axes[:3]]
-    assert limits == pytest.approx([1.05 * math.log(2), 1.05 * math.log(3), 1.05 * math.log(4)])  # C: no runs
+    assert limits == pytest.approx([1.05 * math.log(2), 1.05 * math.log(3), 1.05 * math.log(3)])  # C: the grid's K
     ln_k_lines = [[line.get_ydata()[0] for line in ax.get_lines() if line.get_linestyle() == ":"]
                   for ax in fig.axes[:2]]
     assert ln_k_lines == [[pytest.approx(math.log(2))], [pytest.approx(math.log(3))]]

@@ -366,13 +366,15 @@ def plot_entropy_scatter(runs: pd.DataFrame, tasks: Sequence[str], hue_order: Se
     0); specialisation: top left (commits per step, to different experts: high MI).
     Below the diagonal is impossible (the marginal entropy is never below the per-step mean)."""
     finished = runs[runs["status"] == FINISHED]
+    all_experts = finished["num_experts"].dropna()
+    grid_experts = int(all_experts.max()) if not all_experts.empty else 4
     fig, axes = plt.subplots(1, len(tasks), figsize=(4.6 * len(tasks), 4.4), squeeze=False)
     for col, task in enumerate(tasks):
         ax = axes[0][col]
         data = finished[(finished["task"] == task)].dropna(subset=["router_entropy", "marginal_router_entropy"])
         # ln K of the task's runs: the hedging corner (K can differ between tasks)
         experts = finished.loc[finished["task"] == task, "num_experts"].dropna()
-        top = math.log(max(int(experts.max()), 2)) if not experts.empty else math.log(4)
+        top = math.log(max(int(experts.max()) if not experts.empty else grid_experts, 2))
         edge = top * 1.05
         ax.fill_between([0, edge], [0, 0], [0, edge], color="0.93", zorder=0)
         ax.text(0.7 * edge, 0.15 * edge, "impossible\n(marginal < per-step)", fontsize=7, color="0.5", ha="center")

@@ -32,8 +32,8 @@ def summarise(
     status and `seeds_<status>` (space-separated) for the unfinished ones,
     `n_verdict_<v>` for every value v of the runs' `verdict` column (`VERDICT_COUNTS`:
     the four verdicts, `diverged`, `n/a`; 0 where `runs` has no such column), `n_settled` and
-    `n_at_cap` (runs whose last phase ended because the router settled, or at its cap; both 0
-    for runs without the rule); per metric
+    `n_at_cap` (finished runs whose last phase ended because the router settled, or at its
+    cap; both 0 for runs without the rule); per metric
     (default: every registered metric present in `runs`), `<metric>_n` (runs with a
     value: finished ones, plus diverged ones where they score as failures) and either
     `<metric>_mean`, `<metric>_ci_low`, `<metric>_ci_high` (`mean_ci`) or, for a
@@ -52,7 +52,8 @@ def summarise(
             row[f"seeds_{status}"] = _seed_list(group.loc[group["status"] == status, "seed"]) if "seed" in group else ""
         for verdict in VERDICT_COUNTS:
             row[f"n_verdict_{verdict}"] = int((group["verdict"] == verdict).sum()) if "verdict" in group else 0
-        settled = group["settled"] if "settled" in group else pd.Series(dtype=float)
+        # A diverged run under the rule records settled false: it did not reach the cap either.
+        settled = group.loc[group["status"] == FINISHED, "settled"] if "settled" in group else pd.Series(dtype=float)
         row["n_settled"], row["n_at_cap"] = int((settled == 1).sum()), int((settled == 0).sum())
         for name in metrics:
             values = group[name].dropna().to_numpy(dtype=float)
