@@ -187,3 +187,4 @@ def test_a_grid(scratch):
     assert runs == {(variant, seed) for variant in ("baseline", "entropy_min", "overlap", "entropy_min+overlap")
                     for seed in "123"}
     assert "results/my_grid/tables/final_metrics.csv" in result.stdout
+    assert "log: results/my_grid/logs/train/MultiIntent-Hunt-8x8-v0/baseline/base/seed1.log" in result.stdout
