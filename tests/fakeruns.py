@@ -71,7 +71,8 @@ def fake_router_statistics(env: str, variant: str, seed: int, k: int, episodes: 
         "intent_nmi": round(_unit(*key, "nmi"), 6),
     }
     assert set(values) <= set(router_statistics("episode")), set(values) - set(router_statistics("episode"))
-    return {name: values.get(name, _any_value(name, k, *key)) for name in router_statistics("episode")}
+    return {name: values[name] if name in values else _any_value(name, k, *key)
+            for name in router_statistics("episode")}
 
 
 def fake_verdict(k: int, router_entropy: float, marginal_entropy: float, intent_entropy: float,
@@ -121,7 +122,7 @@ def fake_pooled_statistics(env: str, variant: str, seed: int, k: int) -> dict:
     modal = {intent: {"expert": (i + seed) % k if distinct else seed % k, "share": share}
              for i, intent in enumerate(INTENTS)}
     return {
-        **{name: values.get(name, _any_value(name, k, *key)) for name in router_statistics("pooled")},
+        **{name: values[name] if name in values else _any_value(name, k, *key) for name in router_statistics("pooled")},
         "modal_expert_by_intent": modal,
         "verdict": fake_verdict(k, router, marginal, intent_entropy, explained, distinct),
         "settled": None,

@@ -5,7 +5,6 @@ touches run in the copy, on the copy's code."""
 
 import json
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +13,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from tests.workflow_tools import FAKE_TRAINER, planned_jobs, snakemake, write_config
+from tests.workflow_tools import FAKE_TRAINER, copy_workflow, planned_jobs, snakemake, write_config
 
 REPO = Path(__file__).resolve().parents[1]
 README = (REPO / "workflow/README.md").read_text()
@@ -48,14 +47,7 @@ def append(path: Path, text: str) -> None:
 def scratch(tmp_path, monkeypatch) -> Path:
     """A copy of the project whose code, not the installed checkout's, runs in every
     subprocess below (PYTHONPATH)."""
-    repo = tmp_path / "repo"
-    for name in COPIED:
-        source = REPO / name
-        if source.is_dir():
-            shutil.copytree(source, repo / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-        else:
-            repo.mkdir(exist_ok=True)
-            shutil.copy2(source, repo / name)
+    repo = copy_workflow(tmp_path / "repo", COPIED)
     monkeypatch.setenv("PYTHONPATH", str(repo))
     return repo
 

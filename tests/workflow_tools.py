@@ -22,12 +22,13 @@ WORKFLOW_FILES = ["Snakefile", "workflow", "tests/fakeruns.py", "tests/tools"]
 FAKE_TRAINER = {"trainer": {"command": f"{sys.executable} tests/fakeruns.py"}}
 
 
-def copy_workflow(dest: Path) -> Path:
-    for name in WORKFLOW_FILES:
+def copy_workflow(dest: Path, names=WORKFLOW_FILES) -> Path:
+    """`names` (files or folders of the checkout) copied to `dest`, by default what the workflow needs."""
+    for name in names:
         source, target = REPO / name, dest / name
         target.parent.mkdir(parents=True, exist_ok=True)
         if source.is_dir():
-            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
+            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
         else:
             shutil.copy2(source, target)
     return dest

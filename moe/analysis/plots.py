@@ -103,8 +103,8 @@ def plot_final_metrics(
     experts of a finished run (no lines without one).
     """
     if reference_lines is None:
-        experts = runs.loc[runs["status"] == FINISHED, "num_experts"].dropna()
-        reference_lines = {} if experts.empty else {"router_entropy": entropy_reference_lines(int(experts.max()))}
+        experts = most_experts(runs)
+        reference_lines = {} if experts is None else {"router_entropy": entropy_reference_lines(experts)}
     width = max(4.0, 0.55 * len(order) + 1.5)
     fig, axes = plt.subplots(
         len(metrics), len(tasks), figsize=(width * len(tasks), 5.0 * len(metrics)), squeeze=False
@@ -139,6 +139,12 @@ def plot_final_metrics(
     fig.tight_layout()
     save_figure(fig, paths)
     return fig
+
+
+def most_experts(runs: pd.DataFrame) -> int | None:
+    """The largest K among the finished runs of `runs`, None without one."""
+    experts = runs.loc[runs["status"] == FINISHED, "num_experts"].dropna()
+    return None if experts.empty else int(experts.max())
 
 
 def entropy_reference_lines(num_experts: int) -> list[tuple[float, str]]:
@@ -366,15 +372,13 @@ def plot_entropy_scatter(runs: pd.DataFrame, tasks: Sequence[str], hue_order: Se
     0); specialisation: top left (commits per step, to different experts: high MI).
     Below the diagonal is impossible (the marginal entropy is never below the per-step mean)."""
     finished = runs[runs["status"] == FINISHED]
-    all_experts = finished["num_experts"].dropna()
-    grid_experts = int(all_experts.max()) if not all_experts.empty else 4
+    grid_experts = most_experts(runs) or 4
     fig, axes = plt.subplots(1, len(tasks), figsize=(4.6 * len(tasks), 4.4), squeeze=False)
     for col, task in enumerate(tasks):
         ax = axes[0][col]
         data = finished[(finished["task"] == task)].dropna(subset=["router_entropy", "marginal_router_entropy"])
         # ln K of the task's runs: the hedging corner (K can differ between tasks)
-        experts = finished.loc[finished["task"] == task, "num_experts"].dropna()
-        top = math.log(max(int(experts.max()) if not experts.empty else grid_experts, 2))
+        top = math.log(max(most_experts(finished[finished["task"] == task]) or grid_experts, 2))
         edge = top * 1.05
         ax.fill_between([0, edge], [0, 0], [0, edge], color="0.93", zorder=0)
         ax.text(0.7 * edge, 0.15 * edge, "impossible\n(marginal < per-step)", fontsize=7, color="0.5", ha="center")
