@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -316,8 +317,9 @@ _BUILT: dict[str, dict] = {}
 
 
 def build(config: Mapping) -> dict:
-    """Every run and warm-up of the config, resolved once per config."""
-    key = json.dumps(config, sort_keys=True, default=str)
+    """Every run and warm-up of the config, resolved once per config and working directory
+    (a relative runs_dir is read there, `_check_recorded`)."""
+    key = json.dumps([os.getcwd(), config], sort_keys=True, default=str)
     if key not in _BUILT:
         _BUILT[key] = _build(config)
     return _BUILT[key]

@@ -25,6 +25,13 @@ CONFIG = {
 }
 
 
+@pytest.fixture(autouse=True)
+def planned_from_an_empty_directory(tmp_path, monkeypatch):
+    """Each test plans from its own empty directory: the config's relative `runs_dir` must not
+    meet the runs a user's checkout holds (the quick grid's, a half-finished one)."""
+    monkeypatch.chdir(tmp_path)
+
+
 def config_with(**changes):
     config = copy.deepcopy(CONFIG)
     config.update(changes)
@@ -172,3 +179,41 @@ def yaml_dump(content) -> str:
     import yaml
 
     return yaml.safe_dump(content, sort_keys=False)
+
+
+def test_the_plan_tests_pass_beside_a_checkout_whose_results_hold_runs(tmp_path):
+    """A user runs the README's main job (the quick grid), then the tests, in one checkout: the plan
+    tests must not read the runs it left, finished or half-written. Run them from a directory
+    holding the quick grid's real run record and a half-written one."""
+    import os
+    import subprocess
+    import sys
+
+    import torch
+    import yaml
+
+    from moe.config import resolve
+    from moe.provenance import run_record
+    from tests.workflow_tools import REPO
+
+    quick = yaml.safe_load((REPO / "workflow/config/quick.yaml").read_text())
+    quick = {**CONFIG, **quick, "sweeps": {}}
+    for run in [run for run in plan.train_runs(quick) if run["variant"] == "baseline"]:
+        this = plan.run(quick, run["task"], run["variant"], run["settings"], run["seed"])
+        record = run_record(resolve(None, plan._assignments(this.overrides)), torch.device("cpu"),
+                            env_id=this.task, variant=this.variant, seed=this.seed, frames=this.frames)
+        (tmp_path / run["run_dir"]).mkdir(parents=True)
+        (tmp_path / run["run_dir"] / "config.yaml").write_text(yaml_dump(record))
+    half = tmp_path / f"results/runs/{DODGE}/temporal/base/seed2"
+    half.mkdir(parents=True)
+    (half / "config.yaml").write_text("run: {env_id: " + DODGE)  # killed while writing
+    # The quick grid's record does conflict with this module's config where both read it:
+    with pytest.raises(plan.GridError, match="holds a run made with other settings"):
+        plan.build(CONFIG)
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:xdist", "-p", "no:cacheprovider",
+         str(REPO / "tests/test_plan.py"), "-k", "not beside_a_checkout and not number_names"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))})
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert " passed" in result.stdout and "failed" not in result.stdout
