@@ -138,7 +138,9 @@ def episode_router_statistics(alpha: torch.Tensor, similarity: torch.Tensor, int
 
 #: Each verdict threshold is the midpoint between two reference routers (docs/DESIGN.md, "Verdicts").
 HEDGE_ENTROPY_FRACTION = 0.5  # of ln K: the uniform router (ln K) and a committed one (0)
-COLLAPSE_MARGINAL_FRACTION = 0.5  # of min(H(intent), ln K): a constant one-hot router (0) and the intent oracle
+#: exp(pooled marginal entropy), the effective number of experts the evaluation uses: a constant one-hot
+#: router (1) and one that uses two experts equally (2). Under 1.5, one expert carries over 86% of the weight.
+COLLAPSE_EFFECTIVE_EXPERTS = 1.5
 SPECIALISE_EXPLAINED = 0.5  # intent_explained: the intent oracle (1) and a router blind to the intent (0)
 
 
@@ -192,8 +194,8 @@ def verdict(statistics: dict, experts: int) -> str:
     """`hedge`, `collapse`, `split` or `specialise`: the first rule that holds (docs/DESIGN.md, "Verdicts").
 
     - hedge: a step's routing is spread (mean H(alpha_t) at least half of ln K);
-    - collapse: it commits, but the evaluation's total use sits on about one expert
-      (marginal entropy under half of what an intent oracle's would be);
+    - collapse: it commits, and one expert carries nearly all the evaluation's weight
+      (exp(marginal entropy), the effective number of experts, under 1.5);
     - specialise: it commits by intent (intent_explained at least 1/2) and distinct
       intents have distinct modal experts;
     - split: it commits and uses several experts, but not by intent.
@@ -203,10 +205,10 @@ def verdict(statistics: dict, experts: int) -> str:
         return "collapse"
     if statistics["pooled_router_entropy"] >= HEDGE_ENTROPY_FRACTION * math.log(experts):
         return "hedge"
-    oracle_marginal = min(statistics["intent_entropy"], math.log(experts))
-    if statistics["pooled_marginal_entropy"] < COLLAPSE_MARGINAL_FRACTION * oracle_marginal:
+    if math.exp(statistics["pooled_marginal_entropy"]) < COLLAPSE_EFFECTIVE_EXPERTS:
         return "collapse"
     explained = statistics["intent_explained"]
+    explained = math.nan if explained is None else explained  # null in final.json
     if not math.isnan(explained) and explained >= SPECIALISE_EXPLAINED and statistics["distinct_modal_experts"]:
         return "specialise"
     return "split"

@@ -75,8 +75,8 @@ def fake_router_statistics(env: str, variant: str, seed: int, k: int, episodes: 
             for name in router_statistics("episode")}
 
 
-def fake_verdict(k: int, router_entropy: float, marginal_entropy: float, intent_entropy: float,
-                 intent_explained: float | None, distinct_modal_experts: bool) -> str:
+def fake_verdict(k: int, router_entropy: float, marginal_entropy: float, intent_explained: float | None,
+                 distinct_modal_experts: bool) -> str:
     """The rule of `moe.router_statistics.verdict` (K >= 2: first that applies; K = 1 is a collapse by
     construction), written out so the fake trainer starts without torch; tests/test_analysis.py
     checks that the two agree."""
@@ -84,7 +84,7 @@ def fake_verdict(k: int, router_entropy: float, marginal_entropy: float, intent_
         return COLLAPSE
     if router_entropy >= math.log(k) / 2:
         return HEDGE
-    if marginal_entropy < min(intent_entropy, math.log(k)) / 2:
+    if math.exp(marginal_entropy) < 1.5:
         return COLLAPSE
     if intent_explained is not None and intent_explained >= 0.5 and distinct_modal_experts:
         return SPECIALISE
@@ -124,7 +124,7 @@ def fake_pooled_statistics(env: str, variant: str, seed: int, k: int) -> dict:
     return {
         **{name: values[name] if name in values else _any_value(name, k, *key) for name in router_statistics("pooled")},
         "modal_expert_by_intent": modal,
-        "verdict": fake_verdict(k, router, marginal, intent_entropy, explained, distinct),
+        "verdict": fake_verdict(k, router, marginal, explained, distinct),
         "settled": None,
         "settled_update": None,
     }

@@ -28,6 +28,7 @@ from moe.analysis.runs import VERDICT_COUNTS, VERDICTS, collect_runs, read_run
 from moe.analysis.stats import holm, linear_bounds, mean_ci, t_test_p
 from moe.analysis.tables import (
     display_table,
+    interval_cell,
     latex_escape,
     summarise,
     to_latex,
@@ -64,14 +65,44 @@ def test_mean_ci_clips_to_the_metrics_range():
     assert mean_ci([0.9, 1.0, 1.0, 0.8, 1.0])[2] > 1.0  # what the clip removed
 
 
-def test_mean_ci_when_every_seed_agrees_is_not_zero_width():
-    # 5 seeds of success 1.0: a run lands on 1.0 with probability >= 0.025^(1/5) (Clopper-Pearson),
-    # and anywhere in [0, 1] otherwise, so the mean is at least 0.025^(1/5).
-    assert mean_ci([1.0] * 5, bounds=(0.0, 1.0)) == pytest.approx((1.0, 0.025 ** 0.2, 1.0))
-    assert mean_ci([0.0] * 10, bounds=(0.0, 1.0)) == pytest.approx((0.0, 0.0, 1 - 0.025 ** 0.1))
-    value, low, high = mean_ci([0.7] * 4)  # no known range: no honest interval
-    assert value == 0.7 and math.isnan(low) and math.isnan(high)
-    assert mean_ci([0.7] * 4, bounds=(0.0, math.inf))[1:] == pytest.approx((0.7 * 0.025 ** 0.25, math.inf))
+def test_mean_ci_moves_by_no_more_than_the_values_at_ties():
+    """Five identical values and five values 1e-8 apart: the intervals differ by rounding only.
+    (The former rule gave [0.478, 1] to the first and a zero-width interval to the second.)"""
+    for value in (1.0, 0.0, 0.5):
+        tied = mean_ci([value] * 5, bounds=(0.0, 1.0))
+        apart = mean_ci([min(max(value + 1e-8 * (i - 2), 0.0), 1.0) for i in range(5)], bounds=(0.0, 1.0))
+        assert tied == pytest.approx((value, value, value), abs=1e-12)
+        assert apart == pytest.approx(tied, abs=1e-7)
+    assert mean_ci([0.7] * 4) == pytest.approx((0.7, 0.7, 0.7))
+
+
+def test_a_cell_whose_seeds_agree_or_whose_value_is_fixed_prints_no_interval():
+    assert interval_cell(*mean_ci([1.0] * 5, bounds=(0.0, 1.0)), 5) == "1.000 (seeds agree)"
+    assert interval_cell(*mean_ci([1e-8 * i for i in range(5)], bounds=(0.0, 1.0)), 5) == "0.000 (seeds agree)"
+    assert interval_cell(*mean_ci([0.9, 1.0, 1.0], bounds=(0.0, 1.0)), 3) == "0.967 [0.823, 1.000]"
+    assert interval_cell(0.3, math.nan, math.nan, 1) == "0.300"  # one seed: its value
+    assert interval_cell(1.0, 1.0, 1.0, 5, by_construction=True) == "1.000 (by construction)"
+
+
+def test_values_the_routing_fixes_are_marked_by_construction_only_where_every_run_has_them():
+    from moe.analysis.metrics import fixed_by_construction
+
+    assert fixed_by_construction("intent_explained", "oracle", 3) == 1.0
+    assert fixed_by_construction("router_entropy_success", "oracle", 2) == 0.0
+    assert fixed_by_construction("intent_explained", "learned", 3) is None
+    assert fixed_by_construction("return_mean", "oracle", 3) is None
+    assert fixed_by_construction("marginal_router_entropy", "learned", 1) == 0.0
+    runs = pd.DataFrame({"task": "T", "variant": ["oracle"] * 3 + ["baseline"] * 3, "seed": [1, 2, 3] * 2,
+                         "status": "finished", "router": ["oracle"] * 3 + ["learned"] * 3, "num_experts": 3.0,
+                         "intent_explained": [1.0, 1.0, 1.0, 1.0, 1.0, 1.0],
+                         "state_split": [0.0, 0.0, 0.01, 0.0, 0.0, 0.0]})
+    summary = summarise(runs, metrics=["intent_explained", "state_split"]).set_index("variant")
+    assert summary.loc["oracle", "intent_explained_by_construction"]
+    assert not summary.loc["oracle", "state_split_by_construction"]  # one run is off the fixed value
+    assert not summary.loc["baseline", "intent_explained_by_construction"]  # a learned router's 1.0 is a finding
+    display = display_table(summarise(runs, metrics=["intent_explained"])).set_index("variant")
+    assert display.loc["oracle", "intent explained"] == "1.000 (by construction)"
+    assert display.loc["baseline", "intent explained"] == "1.000 (seeds agree)"
 
 
 def test_mean_ci_degenerate_samples():
@@ -214,13 +245,16 @@ def test_fake_pooled_statistics_hold_together():
 def test_verdict_rule_on_the_reference_routers():
     """The thresholds sit halfway between two reference routers (K = 4, 3 intents met evenly)."""
     h_intent, log_k = math.log(3), math.log(4)
-    assert fake_verdict(4, log_k, log_k, h_intent, 0.0, False) == "hedge"  # uniform router
-    assert fake_verdict(4, 0.0, 0.0, h_intent, 0.0, False) == "collapse"  # one expert everywhere
-    assert fake_verdict(4, 0.0, h_intent, h_intent, 1.0, True) == "specialise"  # the intent oracle
-    assert fake_verdict(4, 0.0, log_k, h_intent, 0.0, False) == "split"  # committed, blind to the intent
-    assert fake_verdict(4, 0.0, h_intent, h_intent, 1.0, False) == "split"  # two intents share an expert
-    assert fake_verdict(4, log_k / 2, log_k, h_intent, 1.0, True) == "hedge"  # at a threshold: the rule's side
-    assert fake_verdict(4, 0.0, h_intent / 2, h_intent, 0.5, True) == "specialise"
+    assert fake_verdict(4, log_k, log_k, 0.0, False) == "hedge"  # uniform router
+    assert fake_verdict(4, 0.0, 0.0, 0.0, False) == "collapse"  # one expert everywhere
+    assert fake_verdict(4, 0.0, h_intent, 1.0, True) == "specialise"  # the intent oracle
+    assert fake_verdict(4, 0.0, log_k, 0.0, False) == "split"  # committed, blind to the intent
+    assert fake_verdict(4, 0.0, h_intent, 1.0, False) == "split"  # two intents share an expert
+    assert fake_verdict(4, log_k / 2, log_k, 1.0, True) == "hedge"  # at a threshold: the rule's side
+    assert fake_verdict(4, 0.0, h_intent / 2, 0.5, True) == "specialise"
+    # Collapse: under 1.5 effective experts (exp of the marginal entropy), between one expert and two used equally.
+    assert fake_verdict(4, 0.0, math.log(1.5), 0.0, False) == "split"  # at the threshold: the rule's side
+    assert fake_verdict(4, 0.0, math.log(1.49), 0.0, False) == "collapse"
 
 
 def test_fake_verdicts_are_the_trainers():
@@ -335,7 +369,8 @@ def test_summary_counts_runs_scores_diverged_as_failures_and_states_n(tmp_path):
 
     all_diverged = summary.iloc[1]
     assert (all_diverged.n_finished, all_diverged.n_diverged, all_diverged.n_missing) == (0, 2, 2)
-    assert all_diverged.return_mean_mean == 0.0 and all_diverged.return_mean_ci_high > 0.5  # 2 failures: wide
+    # 2 failures: return 0 on both, no spread (the table prints "(seeds agree)")
+    assert (all_diverged.return_mean_mean, all_diverged.return_mean_ci_high) == (0.0, 0.0)
     assert math.isnan(all_diverged.router_entropy_mean)
     display = display_table(summary).set_index(["task", "variant"])
     assert display.loc[("TaskB", "baseline"), "diverged"] == "1: seeds 3"

@@ -68,13 +68,15 @@ def test_effect_terms_and_codes_follow_the_corrections():
 
 def test_factorial_effects_hand_computed_and_seed_offsets_cancel():
     # Each seed shifts every cell by its own offset: the offsets cancel in each seed's
-    # contrast, so all seeds give the hand-computed effects exactly: no spread, and
-    # without a known range no honest interval (NaN), p undefined.
+    # contrast, so all seeds give the hand-computed effects exactly: no spread, a
+    # zero-width interval (printed "(seeds agree)"), p undefined.
     table = factorial_effects(runs_frame(HAND_CELLS, seed_offsets=(-3.0, 0.5, 7.0)), CORRECTIONS, [RESPONSE])
     assert table["term"].tolist() == list(HAND_EFFECTS)
     assert table["order"].tolist() == [1, 1, 1, 2, 2, 2, 3]
     assert dict(zip(table["term"], table["effect"], strict=True)) == pytest.approx(HAND_EFFECTS)
-    assert table["effect_ci_low"].isna().all() and table["p_value"].isna().all()
+    assert (table["effect_ci_low"] == table["effect"]).all() and (table["effect_ci_high"] == table["effect"]).all()
+    assert table["p_value"].isna().all()
+    assert effects_display_table(table).iloc[0]["effect [95% CI]"] == "4.000 (seeds agree)"
     assert (table["n_seeds"] == 3).all() and (table["note"] == "").all()
 
 
@@ -148,14 +150,17 @@ def test_holm_adjusts_over_the_whole_table_and_the_display_states_n():
 
 
 def test_effects_of_a_bounded_metric_when_every_seed_agrees():
-    # Success 1.0 in every cell and seed: every contrast is 0 on every seed. A main
-    # effect's range is [-1, 1], so the interval is the no-spread one, not [0, 0].
+    # Success 1.0 in every cell and seed: every contrast is 0 on every seed, and moving one
+    # seed's cells by 1e-9 moves the interval by no more than that.
     cells = dict.fromkeys(all_variants(CORRECTIONS), 1.0)
     table = factorial_effects(runs_frame(cells, metric="success_rate", seed_offsets=(0.0,) * 5), CORRECTIONS,
                               ["success_rate"]).set_index("term")
-    q = 0.025 ** (1 / 5)
+    assert table.loc["temporal", ["effect", "effect_ci_low", "effect_ci_high"]].tolist() == [0.0, 0.0, 0.0]
+    nudged = {v: 1.0 - 1e-9 * ("temporal" in v) for v in cells}
+    table = factorial_effects(runs_frame(nudged, metric="success_rate", seed_offsets=(0.0,) * 4 + (-1e-9,)),
+                              CORRECTIONS, ["success_rate"]).set_index("term")
     assert table.loc["temporal", ["effect", "effect_ci_low", "effect_ci_high"]].tolist() == pytest.approx(
-        [0.0, -(1 - q), 1 - q])
+        [0.0, 0.0, 0.0], abs=1e-8)
 
 
 def test_factorial_effects_per_task_and_fourth_correction():

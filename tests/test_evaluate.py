@@ -226,3 +226,27 @@ def test_verdicts_of_reference_routers(alpha, verdict):
         assert statistics["intent_mi"] == pytest.approx(0.0, abs=1e-12)
         assert statistics["state_split"] == pytest.approx(math.log(2))
         assert not statistics["distinct_modal_experts"] and statistics["modal_expert_share"] == 0.5
+
+
+def test_two_experts_used_by_state_are_a_split_and_one_carrying_nearly_all_the_weight_a_collapse():
+    """Three intents met equally, K = 3; the router commits to expert 0 or 1 by state, the same
+    share of each intent's steps on expert 1. Hand-computed: the marginal is (1 - s, s, 0), so
+    pooled marginal entropy h(s) (binary entropy), intent MI 0, state split h(s)."""
+    intents = np.repeat(np.array(["a", "b", "c"]), 10)
+    three = torch.eye(3, dtype=torch.float64)
+
+    def split_by_state(steps_on_expert_1):  # of each intent's 10 steps
+        return three[torch.tensor([1 if step < steps_on_expert_1 else 0 for _ in "abc" for step in range(10)])]
+
+    two_experts = pooled_router_statistics(split_by_state(2), intents, ("a", "b", "c"))  # 80 / 20
+    h = -(0.8 * math.log(0.8) + 0.2 * math.log(0.2))
+    assert two_experts["pooled_marginal_entropy"] == pytest.approx(h)  # 0.500: exp = 1.65 effective experts
+    assert two_experts["intent_mi"] == pytest.approx(0.0, abs=1e-12)
+    assert two_experts["state_split"] == pytest.approx(h)
+    # Under half of the oracle's marginal entropy (ln 3 / 2 = 0.549), which the former rule called a collapse.
+    assert h < math.log(3) / 2
+    assert two_experts["verdict"] == "split"
+    nearly_one = pooled_router_statistics(split_by_state(1), intents, ("a", "b", "c"))  # 90 / 10
+    assert math.exp(nearly_one["pooled_marginal_entropy"]) == pytest.approx(math.exp(-(0.9 * math.log(0.9)
+                                                                                        + 0.1 * math.log(0.1))))
+    assert nearly_one["verdict"] == "collapse"  # 1.38 effective experts

@@ -44,12 +44,28 @@ def scored(name: str, status: str, value: float) -> float:
     return math.nan
 
 
-def _verdict(value) -> str:
+def _verdict(final: Mapping) -> str:
+    """The verdict today's rule gives the run's recorded statistics (`moe.router_statistics.verdict`),
+    so that a rule changed since a run was made reaches it; n/a where the run has none."""
+    from moe.router_statistics import verdict
+
+    value = final.get("verdict")
     if value is None:
         return NO_VERDICT
     if value not in VERDICTS:
         raise ValueError(f"final.json has verdict {value!r}, not one of {', '.join(VERDICTS)}")
-    return value
+    return verdict(final, int(final["num_experts"]))
+
+
+def _router(run_dir: Path) -> str:
+    """The run's `model.router` from its record (config.yaml), "" where it has none."""
+    import yaml
+
+    try:
+        record = yaml.load((run_dir / "config.yaml").read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506
+        return str(record["config"]["model"]["router"])
+    except (OSError, yaml.YAMLError, KeyError, TypeError):
+        return ""
 
 
 def read_run(run_dir) -> dict:
@@ -60,11 +76,13 @@ def read_run(run_dir) -> dict:
     - `diverged` / `finished`: as the trainer reports; a diverged run scores as `scored` says.
     Metrics are NaN where absent or null (e.g. intent statistics on a task without intent labels,
     statistics a run predates); a bool (`distinct_modal_experts`) reads as 1.0 / 0.0.
-    `verdict`: final.json's verdict for a finished run (`n/a` where it has none or null),
-    `diverged` for a diverged run, "" for a failed or missing one.
+    `verdict`: the verdict of a finished run, decided anew from its recorded statistics (`n/a`
+    where final.json has none or null),
+    `diverged` for a diverged run, "" for a failed or missing one. `router`: the run's
+    `model.router` (config.yaml), "" where there is no readable record.
     """
     metric_names = names(source=FINAL_JSON)
-    record = {"status": MISSING, "verdict": "", **dict.fromkeys(RUN_FIELDS, math.nan),
+    record = {"status": MISSING, "verdict": "", "router": "", **dict.fromkeys(RUN_FIELDS, math.nan),
               **dict.fromkeys(metric_names, math.nan)}
     final_path = Path(run_dir) / "final.json"
     if not final_path.exists():
@@ -78,7 +96,8 @@ def read_run(run_dir) -> dict:
         record["status"] = FAILED
         return record
     record["status"] = final["status"]
-    record["verdict"] = DIVERGED if final["status"] == DIVERGED else _verdict(final.get("verdict"))
+    record["router"] = _router(Path(run_dir))
+    record["verdict"] = DIVERGED if final["status"] == DIVERGED else _verdict(final)
     for key in RUN_FIELDS:
         record[key] = _as_float(final.get(key))
     for name in metric_names:

@@ -7,15 +7,13 @@ about 0.90 on values piled near 1 at 5 seeds, where resampling 5 values (a
 percentile bootstrap, or scipy's BCa) covers 0.80-0.85: a resample can only show
 the spread the 5 values happen to have.
 
-Why something special when every seed agrees: the t-interval then has zero width,
-claiming a certainty 5 seeds cannot give (5 seeds of success 1.0 do not show that
-every seed succeeds). For a metric with a known range we use what the data do show:
-with confidence 1 - (1 - confidence)/2, the probability q that a run lands exactly on
-the observed value v is at least q_low = ((1 - confidence)/2)^(1/n) (Clopper-Pearson
-with n hits out of n), and a run that does not land on v lies somewhere in the range,
-so the mean lies in [q_low v + (1 - q_low) lo, q_low v + (1 - q_low) hi]. With 5
-seeds at 95%, q_low = 0.478: success 1.0 on every seed gives [0.478, 1]. Without a
-known range there is no honest interval: it is NaN (tables print "no spread").
+When every seed agrees: the t-interval has zero width there, and it is kept: any
+wider interval at a tie would make the interval jump when the values move apart by
+1e-8 (five seeds of success 1.0 got [0.478, 1], five values 1e-8 apart a zero-width
+interval). Agreeing seeds show no spread, and no interval computed from them can
+show one; the tables print such a cell as the value and "(seeds agree)", never as
+an interval (`moe.analysis.tables.interval_cell`), and a value the run's setup fixes
+(the intent oracle's intent_explained of 1) as "(by construction)".
 """
 
 from __future__ import annotations
@@ -39,9 +37,9 @@ def mean_ci(values, confidence: float = CONFIDENCE,
     """Mean of `values` (NaNs dropped) and its two-sided confidence interval: `(mean, low, high)`.
 
     - no value: all NaN; one value: the value and a NaN interval (one seed shows no spread);
-    - values that differ: Student's t-interval `mean +- t_{n-1} * s / sqrt(n)`,
-      clipped to `bounds` (the range one run's value can take) when given;
-    - values that are all equal: the interval above from `bounds`, NaN without them.
+    - several: Student's t-interval `mean +- t_{n-1} * s / sqrt(n)`, clipped to `bounds`
+      (the range one run's value can take) when given; zero width where every value is
+      the same, so that the interval moves continuously with the values.
     """
     x = _finite(values)
     if x.size == 0:
@@ -49,21 +47,11 @@ def mean_ci(values, confidence: float = CONFIDENCE,
     mean = float(x.mean())
     if x.size == 1:
         return mean, math.nan, math.nan
-    if np.all(x == x[0]):
-        return (float(x[0]), *no_spread_interval(float(x[0]), x.size, confidence, bounds))
-    low, high = scipy_stats.t.interval(confidence, df=x.size - 1, loc=mean, scale=scipy_stats.sem(x))
+    half_width = float(scipy_stats.t.ppf(0.5 + confidence / 2, df=x.size - 1) * scipy_stats.sem(x))
+    low, high = mean - half_width, mean + half_width
     if bounds is not None:
         low, high = max(low, bounds[0]), min(high, bounds[1])
     return mean, float(low), float(high)
-
-
-def no_spread_interval(value: float, n: int, confidence: float, bounds: Sequence[float] | None) -> tuple[float, float]:
-    """Interval of the mean when all `n` runs gave `value` (see the module docstring)."""
-    if bounds is None:
-        return math.nan, math.nan
-    q_low = ((1.0 - confidence) / 2.0) ** (1.0 / n)
-    low, high = bounds
-    return q_low * value + (1.0 - q_low) * low, q_low * value + (1.0 - q_low) * high
 
 
 def linear_bounds(weights, bounds: Sequence[float] | None) -> tuple[float, float] | None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from moe.analysis.metrics import FINAL_METRICS_TABLE, metric, names
+from moe.analysis.metrics import FINAL_METRICS_TABLE, fixed_by_construction, metric, names
 from moe.analysis.runs import FINISHED, STATUSES, VERDICT_COUNTS
 from moe.analysis.stats import mean_ci
 
@@ -64,19 +64,38 @@ def summarise(
             else:
                 estimate, low, high = mean_ci(values, bounds=metric(name).bounds)
                 row[f"{name}_mean"], row[f"{name}_ci_low"], row[f"{name}_ci_high"] = estimate, low, high
+                row[f"{name}_by_construction"] = _by_construction(group, name)
         rows.append(row)
     return pd.DataFrame(rows)
 
 
-def interval_cell(estimate: float, low: float, high: float, n: int, digits: int = 3) -> str:
-    """`mean [low, high]`; `(no spread)` where several runs agree and the metric has no
-    known range (no honest interval); a single run shows its value alone."""
+def _by_construction(group: pd.DataFrame, name: str) -> bool:
+    """Every finished run of the group has exactly the value its routing fixes (`fixed_by_construction`)."""
+    if "router" not in group or "num_experts" not in group:
+        return False
+    finished = group[group["status"] == FINISHED]
+    fixed = [fixed_by_construction(name, router, k) for router, k in zip(finished["router"], finished["num_experts"],
+                                                                            strict=True)]
+    return bool(len(finished)) and all(value is not None and value == run_value
+                                       for value, run_value in zip(fixed, finished[name], strict=True))
+
+
+def interval_cell(estimate: float, low: float, high: float, n: int, digits: int = 3,
+                  by_construction: bool = False) -> str:
+    """`mean [low, high]`; `mean (seeds agree)` where the interval rounds to the mean at
+    `digits` (several runs that agree show no spread, and a printed `[v, v]` would claim a
+    certainty they cannot give); `value (by construction)` where the run's setup fixes
+    the value (`metrics.fixed_by_construction`); a single run shows its value alone."""
     if math.isnan(estimate):
         return "n/a"
     text = f"{estimate:.{digits}f}"
-    if not math.isnan(low):
-        return f"{text} [{low:.{digits}f}, {high:.{digits}f}]"
-    return f"{text} (no spread)" if n >= 2 else text
+    if by_construction:
+        return f"{text} (by construction)"
+    if math.isnan(low):
+        return text
+    if f"{low:.{digits}f}" == text == f"{high:.{digits}f}":
+        return f"{text} (seeds agree)"
+    return f"{text} [{low:.{digits}f}, {high:.{digits}f}]"
 
 
 def median_cell(median: float, reached: int, n: int) -> str:
@@ -132,7 +151,8 @@ def display_table(
         for row in summary.itertuples(index=False):
             n = getattr(row, f"{name}_n")
             cell = interval_cell(getattr(row, f"{name}_mean"), getattr(row, f"{name}_ci_low"),
-                                 getattr(row, f"{name}_ci_high"), n, digits)
+                                 getattr(row, f"{name}_ci_high"), n, digits,
+                                 bool(getattr(row, f"{name}_by_construction", False)))
             cells.append(cell if n == row.n_seeds or cell == "n/a" else f"{cell} n={n}")
         table[metric(name).label] = cells
     return table
