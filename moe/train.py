@@ -357,6 +357,7 @@ def train(env_id: str, variant: str, seed: int, frames: int, out_dir: str | Path
     torch.set_num_threads(config["threads"])
     out_dir = Path(out_dir)
     trainer = Trainer(env_id, variant, seed, frames, config, out_dir)  # validates before anything is written
+    # After set_num_threads: the record names the CPU and the threads this run computes with.
     trainer.record = run_record(config, trainer.device, env_id=env_id, variant=variant, seed=seed, frames=frames)
     signature = warmup_signature(config, env_id, variant, seed, frames)
     if warmup_only:
