@@ -412,3 +412,8 @@ def test_quick_config_end_to_end_with_real_trainer(tmp_path, study):
 
     # The report is one self-contained page with every figure.
     check_report(workdir, study, *args)
+
+    # Beside the quick grid's runs, every grid the README documents still plans.
+    for grid in ([], ["sweeps"], ["--configfile", "workflow/config/extended.yaml"]):
+        jobs = planned_jobs(workdir, "--cores", "8", *grid)
+        assert jobs["train"] > 0 and jobs["warmup"] > 0, grid
