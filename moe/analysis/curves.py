@@ -43,37 +43,66 @@ def _finished_metrics(runs: pd.DataFrame) -> list[tuple]:
     return loaded
 
 
+#: The x column of curves aligned on each run's fine-tuning: frames since it began (< 0: the warm-up).
+FINETUNE_FRAMES = "finetune_frames"
+
+
+def aligned_grid(low: float, high: float, points: int) -> np.ndarray:
+    """About `points` equal steps covering [low, high], with 0 a grid point: (high - low) /
+    points apart, from the first multiple of the step at or above `low`."""
+    step = (high - low) / points
+    if step <= 0:
+        return np.array([low])
+    return step * np.arange(math.ceil(low / step - 1e-9), math.floor(high / step + 1e-9) + 1)
+
+
 def learning_curves(
     runs: pd.DataFrame,
     group_cols: Sequence[str] = ("task", "variant"),
     metrics: Sequence[str] = CURVE_METRICS,
     points: int = 50,
+    align: bool = False,
 ) -> pd.DataFrame:
     """Long table `[*group_cols, seed, frames, metric, value]` from finished runs' `metrics.csv`.
 
     Runs of a task share a grid of `points` frame counts up to the task's largest
     frame count, so seeds can be averaged point by point even if their update
     sizes differ. Diverged, failed and missing runs have no curve (the tables count them).
+
+    With `align`, the whole run is aligned on its fine-tuning instead: the x column is
+    `finetune_frames`, the frames since the run's warm-up ended (`warmup_end_frames`; < 0
+    in the warm-up; a run with a single phase counts from its start), on a per-task grid
+    of `points` equal steps through 0 that spans every run. Seeds whose warm-ups ended at
+    different frames (a learned gate) are then averaged phase by phase, not frame by frame.
     """
     id_cols = [*group_cols, "seed"]
     loaded = _finished_metrics(runs)
-    columns = [*id_cols, "frames", "metric", "value"]
+    x_col = FINETUNE_FRAMES if align else "frames"
+    columns = [*id_cols, x_col, "metric", "value"]
     if not loaded:
         return pd.DataFrame(columns=columns)
-    max_frames: dict[str, float] = {}
+    shifted = []  # (run, its metrics, its frames on the x axis)
     for run, metrics_df in loaded:
-        max_frames[run.task] = max(max_frames.get(run.task, 0.0), float(metrics_df["frames"].max()))
+        start = warmup_end_frames(metrics_df) if align else 0.0
+        frames = metrics_df["frames"].to_numpy(dtype=float) - (0.0 if math.isnan(start) else start)
+        shifted.append((run, metrics_df, frames))
+    grids: dict[str, np.ndarray] = {}
+    for task in dict.fromkeys(run.task for run, _, _ in shifted):
+        spans = [frames for run, _, frames in shifted if run.task == task]
+        if align:
+            grids[task] = aligned_grid(min(f.min() for f in spans), max(f.max() for f in spans), points)
+        else:
+            grids[task] = np.linspace(0.0, max(0.0, *(f.max() for f in spans)), points + 1)[1:]
     rows = []
-    for run, metrics_df in loaded:
-        grid = np.linspace(0.0, max_frames[run.task], points + 1)[1:]
-        frames = metrics_df["frames"].to_numpy(dtype=float)
+    for run, metrics_df, frames in shifted:
+        grid = grids[run.task]
         for metric in metrics:
             if metric not in metrics_df:
                 continue
             values = resample_curve(frames, metrics_df[metric].to_numpy(dtype=float), grid)
             ids = {col: getattr(run, col) for col in id_cols}
             rows.extend(
-                {**ids, "frames": x, "metric": metric, "value": y}
+                {**ids, x_col: x, "metric": metric, "value": y}
                 for x, y in zip(grid, values, strict=True)
                 if not np.isnan(y)
             )
@@ -84,6 +113,17 @@ def first_phase_rows(metrics_df: pd.DataFrame) -> pd.Series:
     """Which rows of a run's `metrics.csv` (in update order) belong to its first phase,
     the warm-up that every variant of a seed shares."""
     return metrics_df["phase"] == metrics_df["phase"].iloc[0]
+
+
+def warmup_end_frames(metrics_df: pd.DataFrame) -> float:
+    """The frames at the last update of a run's first phase (the warm-up every variant of
+    the seed shares; with a learned gate it ends where that seed learned the task): where
+    its fine-tuning, x = 0 of the aligned curves, begins. NaN for a run with a single phase."""
+    if metrics_df.empty or "phase" not in metrics_df:
+        return math.nan
+    data = metrics_df.sort_values("frames")
+    warmup = first_phase_rows(data)
+    return math.nan if warmup.all() else float(data.loc[warmup, "frames"].iloc[-1])
 
 
 def finetune_curves(
@@ -102,21 +142,20 @@ def finetune_curves(
     id_cols = [*group_cols, "seed"]
     rows = []
     for run, data in _finished_metrics(runs):
-        warmup = first_phase_rows(data)
-        if warmup.all():
+        start = warmup_end_frames(data)
+        if math.isnan(start):
             continue
-        start = float(data.loc[warmup, "frames"].iloc[-1])
-        shown = data[~warmup | (data["frames"] == start)]
+        shown = data[~first_phase_rows(data) | (data["frames"] == start)]
         ids = {col: getattr(run, col) for col in id_cols}
         for metric in metrics:
             if metric not in shown:
                 continue
             rows.extend(
-                {**ids, "finetune_frames": frames - start, "metric": metric, "value": value}
+                {**ids, FINETUNE_FRAMES: frames - start, "metric": metric, "value": value}
                 for frames, value in zip(shown["frames"].astype(float), shown[metric].astype(float), strict=True)
                 if not math.isnan(value)
             )
-    return pd.DataFrame(rows, columns=[*id_cols, "finetune_frames", "metric", "value"])
+    return pd.DataFrame(rows, columns=[*id_cols, FINETUNE_FRAMES, "metric", "value"])
 
 
 #: Default return a run must reach for `frames_to_threshold` (config `analysis.return_threshold`).

@@ -14,21 +14,79 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
 
-from moe.analysis.curves import CURVE_METRICS  # noqa: E402
-from moe.analysis.metrics import HIGHER, LOWER, metric  # noqa: E402
-from moe.analysis.runs import DIVERGED, FINISHED  # noqa: E402
+from moe.analysis.curves import CURVE_METRICS, FINETUNE_FRAMES  # noqa: E402
+from moe.analysis.metrics import HIGHER, LOWER, ROUTER_STATISTICS, SUCCESS_SUFFIX, VERDICTS, metric  # noqa: E402
+from moe.analysis.runs import DIVERGED, FINISHED, NO_VERDICT  # noqa: E402
 from moe.analysis.stats import mean_ci  # noqa: E402
 
 #: Marker colours of a run's status where figures show diverged runs (scored as failures).
 STATUS_COLORS = {FINISHED: "0.6", DIVERGED: "C3"}
 
+#: One colour and marker per verdict (results/README.md, "Pooled statistics and the verdict"),
+#: the same in every figure that shows verdicts (Okabe-Ito colours; the marker tells them
+#: apart in grey too). `n/a`: a run with pooled statistics but no verdict.
+VERDICT_COLORS = {"hedge": "#999999", "collapse": "#0072B2", "split": "#E69F00", "specialise": "#009E73",
+                  NO_VERDICT: "#000000"}
+VERDICT_MARKERS = {"hedge": "o", "collapse": "v", "split": "s", "specialise": "*", NO_VERDICT: "x"}
 
-def errorbar(name: str):
-    """Seaborn `errorbar` for metric `name`: the tables' interval (`mean_ci`), so bands
-    and bars show exactly what the tables print."""
+#: Router statistics whose upper end is ln K (entropies and mutual informations of the
+#: router's weights; the registry gives them [0, inf) since K depends on the run), with
+#: their `_success` twins. H(intent) is bounded by the number of intents, not by K.
+LN_K_METRICS = frozenset(
+    name
+    for m in ROUTER_STATISTICS
+    if m.unit == "nats" and m.name != "intent_entropy"
+    for name in (m.name, m.name + SUCCESS_SUFFIX)
+)
+
+
+def metric_range(name: str, num_experts: int | None = None) -> tuple[float, float] | None:
+    """The range one run's value of metric `name` can take with `num_experts` (K) experts:
+    the registry's bounds, with ln K as the upper end of the router's entropies and mutual
+    informations (`LN_K_METRICS`) and K that of effective experts. Without K, the registry's."""
     bounds = metric(name).bounds
-    return lambda values: mean_ci(values, bounds=bounds)[1:]
+    if bounds is None or not num_experts:
+        return bounds
+    if name in LN_K_METRICS:
+        return bounds[0], math.log(num_experts)
+    if name.removesuffix(SUCCESS_SUFFIX) == "effective_experts":
+        return bounds[0], float(num_experts)
+    return bounds
+
+
+def interval(values, name: str, num_experts: int | None = None) -> tuple[float, float, float]:
+    """`(mean, low, high)`: the tables' interval of metric `name` (`mean_ci` with the
+    registry's bounds, unchanged), then clipped to the metric's range at K = `num_experts`
+    (`metric_range`), so that no bar or band leaves what a run can reach (e.g. ln K)."""
+    mean, low, high = mean_ci(values, bounds=metric(name).bounds)
+    limits = metric_range(name, num_experts)
+    if limits is not None:
+        low, high = (float(np.clip(end, *limits)) if not math.isnan(end) else end for end in (low, high))
+    return mean, low, high
+
+
+def errorbar(name: str, num_experts: int | None = None):
+    """Seaborn `errorbar` for metric `name`: the tables' interval (`mean_ci`), so bands
+    and bars show exactly what the tables print, clipped to the metric's range at K =
+    `num_experts` (`interval`)."""
+    return lambda values: interval(values, name, num_experts)[1:]
+
+
+def format_frames(value: float, _position=None) -> str:
+    """A frame count as a short tick label: 0, 500, 50k, 200k, 1M, 1.5M."""
+    for scale, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= scale:
+            return f"{value / scale:.3g}{suffix}"
+    return f"{value:.3g}"
+
+
+def frames_axis(axis) -> None:
+    """Readable ticks on a frames axis (`ax.xaxis` or `ax.yaxis`): at most 6, labelled `format_frames`."""
+    axis.set_major_locator(MaxNLocator(nbins=5, steps=[1, 2, 2.5, 5, 10]))
+    axis.set_major_formatter(FuncFormatter(format_frames))
 
 
 def save_figure(fig, paths: Sequence) -> None:
@@ -45,7 +103,33 @@ def _placeholder(ax, text: str) -> None:
     ax.set_axis_off()
 
 
-CURVE_X_LABELS = {"frames": "frames", "finetune_frames": "frames since fine-tuning began"}
+CURVE_X_LABELS = {"frames": "frames", FINETUNE_FRAMES: "frames since the seed's fine-tuning began"}
+
+
+def hue_styles(levels: Sequence[str]) -> dict[str, dict]:
+    """Colour and line style per level: matplotlib's 10 colours, solid, then the same
+    colours dashed, then dash-dotted (the extended grid's 16 variants stay apart; dotted
+    is kept for the stretches of a line with fewer seeds)."""
+    dashes = ["-", "--", "-."]
+    return {level: {"color": f"C{i % 10}", "linestyle": dashes[min(i // 10, len(dashes) - 1)]}
+            for i, level in enumerate(levels)}
+
+
+def task_experts(runs: pd.DataFrame | None, task: str) -> int | None:
+    """K of the task's finished runs in `runs` (the most, `most_experts`), None without one."""
+    if runs is None or runs.empty or "num_experts" not in runs:
+        return None
+    return most_experts(runs[runs["task"] == task])
+
+
+def curve_summary(data: pd.DataFrame, x: str, name: str, num_experts: int | None) -> pd.DataFrame:
+    """Per `x` value of one line's points (one per seed): `n` seeds, `mean`, `low`, `high`
+    (`interval`: the tables' interval clipped to the metric's range at K = `num_experts`)."""
+    rows = []
+    for position, group in data.groupby(x, sort=True):
+        mean, low, high = interval(group["value"].to_numpy(dtype=float), name, num_experts)
+        rows.append({x: float(position), "n": len(group), "mean": mean, "low": low, "high": high})
+    return pd.DataFrame(rows, columns=[x, "n", "mean", "low", "high"])
 
 
 def plot_learning_curves(
@@ -56,12 +140,24 @@ def plot_learning_curves(
     hue: str = "variant",
     metrics: Sequence[str] = CURVE_METRICS,
     x: str = "frames",
+    runs: pd.DataFrame | None = None,
 ):
-    """Rows: metrics; columns: tasks; one line per `hue` value with a 95% `mean_ci` band
-    across seeds, against `x` (`frames`, or `finetune_frames` of `finetune_curves`)."""
+    """Rows: metrics; columns: tasks; one line per `hue` value, the mean over seeds with its
+    95% `mean_ci` band, clipped to the metric's range (ln K for router entropy and MI, K
+    the task's finished runs' in `runs`, runs.csv; without it the registry's bounds), against
+    `x`: `frames`, or `finetune_frames`, frames since each seed's fine-tuning began
+    (`finetune_curves`, or `learning_curves(align=True)`, whose warm-ups lie at x < 0; a
+    dashed line at 0 marks where every seed's fine-tuning begins). Frame ticks read 200k, 1M.
+
+    Where fewer of a line's seeds have a point than at its fullest (a seed's run has
+    ended, or has not begun at that x, or measured no value yet), the line is thin and
+    dotted: its mean is over those seeds only.
+    """
+    styles = hue_styles(hue_order)
     fig, axes = plt.subplots(
         len(metrics), len(tasks), figsize=(4.2 * len(tasks), 3.2 * len(metrics)), squeeze=False
     )
+    marked_fewer = warmup_shown = False
     for row, name in enumerate(metrics):
         for col, task in enumerate(tasks):
             ax = axes[row][col]
@@ -69,17 +165,38 @@ def plot_learning_curves(
             if data.empty:
                 _placeholder(ax, f"{task}\nno data")
                 continue
-            sns.lineplot(
-                data=data, x=x, y="value", hue=hue, hue_order=list(hue_order),
-                errorbar=errorbar(name), ax=ax, legend=(row == 0 and col == len(tasks) - 1),
-            )
+            experts = task_experts(runs, task)
+            if x == FINETUNE_FRAMES and (data[x] < 0).any():
+                warmup_shown = True
+                ax.axvline(0.0, color="0.4", linestyle="--", linewidth=0.8, zorder=0.5)
+            for level in hue_order:
+                line = data[data[hue] == level]
+                if line.empty:
+                    continue
+                summary = curve_summary(line, x, name, experts)
+                full = line["seed"].nunique() if "seed" in line else int(summary["n"].max())
+                style = styles[level]
+                positions = summary[x].to_numpy()
+                ax.fill_between(positions, summary["low"].to_numpy(dtype=float), summary["high"].to_numpy(dtype=float),
+                                color=style["color"], alpha=0.2, linewidth=0, zorder=1)
+                ax.plot(positions, summary["mean"], color=style["color"], linestyle=":", linewidth=0.9, zorder=2)
+                marked_fewer |= bool((summary["n"] < full).any())
+                ax.plot(positions, summary["mean"].where(summary["n"] >= full), linewidth=1.6, zorder=3, **style)
             ax.set_title(task if row == 0 else "")
             ax.set_ylabel(metric(name).axis_label if col == 0 else "")
-            ax.set_xlabel(CURVE_X_LABELS.get(x, x) if row == len(metrics) - 1 else "")
-    legend_axes = [ax for ax in axes.flat if ax.get_legend() is not None]
-    for ax in legend_axes:
-        sns.move_legend(ax, "upper left", bbox_to_anchor=(1.02, 1.0), title=hue, frameon=False)
+            if row == len(metrics) - 1:
+                label = CURVE_X_LABELS.get(x, x)
+                ax.set_xlabel(f"{label}\n(< 0: its warm-up)" if warmup_shown and x == FINETUNE_FRAMES else label)
+            if x in CURVE_X_LABELS:
+                frames_axis(ax.xaxis)
     fig.tight_layout()
+    handles = [Line2D([], [], linewidth=1.6, label=str(level), **styles[level]) for level in hue_order]
+    if marked_fewer:
+        handles.append(Line2D([], [], color="0.3", linestyle=":", linewidth=0.9,
+                              label="fewer of the line's seeds:\ntheir mean"))
+    if warmup_shown:
+        handles.append(Line2D([], [], color="0.4", linestyle="--", linewidth=0.8, label="fine-tuning begins"))
+    fig.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 0.98), title=hue, frameon=False)
     save_figure(fig, paths)
     return fig
 
@@ -95,16 +212,15 @@ def plot_final_metrics(
     xlabel: str | None = None,
 ):
     """Rows: metrics; columns: tasks. Each run that counts as a dot (grey: finished;
-    red: diverged, at its failure score), and per `x` value the mean with its 95% `mean_ci` bar.
-    The bottom row's x axis is labelled `xlabel` (default: the column `x`).
+    red: diverged, at its failure score), and per `x` value the mean with its 95% `mean_ci` bar,
+    clipped to the metric's range (ln K for the router's entropies and MIs, K the most
+    experts of the task's finished runs). The bottom row's x axis is labelled `xlabel`
+    (default: the column `x`).
 
-    `reference_lines` maps a metric to `(y, label)` pairs drawn as dashed lines; by
-    default ln 2 and ln K on router entropy (`entropy_reference_lines`), K the most
-    experts of a finished run (no lines without one).
+    `reference_lines` maps a metric to `(y, label)` pairs drawn as dashed lines in every
+    panel; by default, per task, ln 2 and ln K on router entropy (`entropy_reference_lines`),
+    K the task's (no lines without a finished run).
     """
-    if reference_lines is None:
-        experts = most_experts(runs)
-        reference_lines = {} if experts is None else {"router_entropy": entropy_reference_lines(experts)}
     width = max(4.0, 0.55 * len(order) + 1.5)
     fig, axes = plt.subplots(
         len(metrics), len(tasks), figsize=(width * len(tasks), 5.0 * len(metrics)), squeeze=False
@@ -116,15 +232,22 @@ def plot_final_metrics(
             if data.empty:
                 _placeholder(ax, f"{task}\nno data")
                 continue
+            experts = task_experts(runs, task)
+            if reference_lines is None:
+                lines = {"router_entropy": entropy_reference_lines(experts)} if experts else {}
+            else:
+                lines = reference_lines
             np.random.seed(row * len(tasks) + col)  # seaborn jitters with numpy's global generator
             sns.stripplot(data=data, x=x, y=name, order=list(order), hue="status", palette=STATUS_COLORS,
                           hue_order=[s for s in STATUS_COLORS if s in set(data["status"])], size=3, ax=ax,
                           jitter=0.15, legend=False)
             sns.pointplot(
-                data=data, x=x, y=name, order=list(order), errorbar=errorbar(name),
+                data=data, x=x, y=name, order=list(order), errorbar=errorbar(name, experts),
                 linestyle="none", color="C0", capsize=0.2, ax=ax,
             )
-            for index, (y, label) in enumerate(reference_lines.get(name, ())):
+            if metric(name).unit == "frames":
+                frames_axis(ax.yaxis)
+            for index, (y, label) in enumerate(lines.get(name, ())):
                 ax.axhline(y, linestyle="--", linewidth=1, color=f"C{3 + index}")
                 ax.annotate(label, xy=(1.0, y), xycoords=("axes fraction", "data"), fontsize=8,
                             xytext=(3, 0), textcoords="offset points", va="center")
@@ -201,6 +324,15 @@ def plot_effects(effects: pd.DataFrame, tasks: Sequence[str], metrics: Sequence[
             ax.set_title(f"{task} (n = {n})" if row == 0 else f"n = {n}", fontsize=9)
             ax.set_xlabel(f"effect on {metric(name).axis_label}")
     fig.tight_layout()
+    orders = sorted({int(order) for order in effects["order"].dropna()}) if not effects.empty else []
+    order_names = {1: "main effect", 2: "two-way interaction", 3: "three-way interaction"}
+    handles = [Line2D([], [], linestyle="none", marker="o", color=f"C{min(order - 1, 9)}",
+                      label=order_names.get(order, f"{order}-way interaction")) for order in orders]
+    if handles:
+        handles += [Line2D([], [], linestyle="none", marker="o", color="0.3", label=f"Holm p < {SIGNIFICANCE:g}"),
+                    Line2D([], [], linestyle="none", marker="o", markerfacecolor="white", markeredgecolor="0.3",
+                           label=f"Holm p >= {SIGNIFICANCE:g}")]
+        fig.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 0.98), frameon=False, fontsize=9)
     save_figure(fig, paths)
     return fig
 
@@ -361,6 +493,9 @@ def plot_episodes(episodes: pd.DataFrame, tasks: Sequence[str], variants: Sequen
 
 #: Router mutual information (nats) of the diagonal lines of the entropy scatter.
 MUTUAL_INFORMATION_LINES = (0.0, 0.25, 0.5, 1.0)
+#: The entropy scatter's top-left corner: low per-step, high marginal entropy. Both an intent
+#: specialist and a router that splits states land there (`plot_intent_scatter` separates them).
+CORNER_COMMITS = "commits, uses several experts\n(by intent or by state)"
 
 
 def plot_entropy_scatter(runs: pd.DataFrame, tasks: Sequence[str], hue_order: Sequence[str], paths: Sequence,
@@ -369,7 +504,8 @@ def plot_entropy_scatter(runs: pd.DataFrame, tasks: Sequence[str], hue_order: Se
     (y), one dot per finished run, one panel per task. The router mutual information is
     y - x, so the lines y = x + c are equal-MI lines (labelled). Hedging: top right
     (uniform at every step, MI ~ 0); collapse: bottom left (one expert everywhere, MI ~
-    0); specialisation: top left (commits per step, to different experts: high MI).
+    0); top left: commits per step and uses several experts (high MI), by intent or by
+    state: this figure cannot tell which (`plot_intent_scatter` can).
     Below the diagonal is impossible (the marginal entropy is never below the per-step mean)."""
     finished = runs[runs["status"] == FINISHED]
     grid_experts = most_experts(runs) or 4
@@ -386,16 +522,23 @@ def plot_entropy_scatter(runs: pd.DataFrame, tasks: Sequence[str], hue_order: Se
         for c in MUTUAL_INFORMATION_LINES:
             if c < top:
                 ax.plot([0, top - c], [c, top], color="0.55", linewidth=0.8, linestyle="-" if c == 0 else "--")
-                # the label sits on its line, halfway, along it (45 degrees on equal axes)
-                ax.text((top - c) / 2, c + (top - c) / 2, f"MI {c:g}", fontsize=7, color="0.4", rotation=45,
-                        rotation_mode="anchor", ha="center", va="bottom")
+                if c <= 0.6 * top:
+                    # the label sits on its line, halfway, along it (45 degrees on equal axes)
+                    ax.text((top - c) / 2, c + (top - c) / 2, f"MI {c:g}", fontsize=7, color="0.4", rotation=45,
+                            rotation_mode="anchor", ha="center", va="bottom")
+                else:
+                    # a short line in the top-left corner: labelled at its upper end, above the axes,
+                    # clear of the corner's label
+                    ax.text(top - c, edge, f"MI {c:g}", fontsize=7, color="0.4", ha="center", va="bottom")
         box = {"boxstyle": "round,pad=0.2", "facecolor": "white", "edgecolor": "0.8", "alpha": 0.8}
-        for text, (x, y, ha, va) in {"specialised": (0.02, 0.98, "left", "top"),
+        # Under the dots (zorder 3): a label never hides a run. The top-left corner is any
+        # router that commits and uses several experts, by intent or by state alike.
+        for text, (x, y, ha, va) in {CORNER_COMMITS: (0.03, 0.97, "left", "top"),
                                      "hedging": (0.98, 1.0, "right", "bottom"),
                                      "collapse": (0.02, 0.02, "left", "bottom")}.items():
-            ax.text(x * edge, y * top, text, fontsize=8, fontstyle="italic", color="0.25", ha=ha, va=va, bbox=box,
-                    zorder=4)
-        ax.text(0.5 * edge, top, f"ln {int(round(math.exp(top)))}", fontsize=7, color="0.4", ha="center", va="bottom")
+            ax.text(x * edge, y * top, text, fontsize=7 if text == CORNER_COMMITS else 8, fontstyle="italic",
+                    color="0.25", ha=ha, va=va, bbox=box, zorder=2.5)
+        ax.text(0.6 * edge, top, f"ln {int(round(math.exp(top)))}", fontsize=7, color="0.4", ha="center", va="bottom")
         if data.empty:
             ax.text(0.5, 0.5, f"{task}\nno data", ha="center", va="center", transform=ax.transAxes)
         else:
@@ -405,11 +548,91 @@ def plot_entropy_scatter(runs: pd.DataFrame, tasks: Sequence[str], hue_order: Se
         ax.set_xlim(0, edge)
         ax.set_ylim(0, edge)
         ax.set_aspect("equal")
-        ax.set_title(task)
+        ax.set_title(task, pad=14)  # room for the labels of short MI lines above the axes
         ax.set_xlabel(f"{metric('router_entropy').axis_label}: per-step mean")
         ax.set_ylabel(f"{metric('marginal_router_entropy').axis_label}" if col == 0 else "")
         if ax.get_legend() is not None:
             sns.move_legend(ax, "upper left", bbox_to_anchor=(1.02, 1.0), title=hue, frameon=False)
     fig.tight_layout()
+    save_figure(fig, paths)
+    return fig
+
+
+def verdict_counts(verdicts: pd.Series) -> str:
+    """`hedge 20, collapse 12, split 6`: the runs per verdict, in the rule's order, zero
+    counts left out (other values, e.g. n/a, after them)."""
+    counts = verdicts.value_counts()
+    order = [*VERDICTS, *sorted(set(counts.index) - set(VERDICTS))]
+    return ", ".join(f"{verdict} {int(counts[verdict])}" for verdict in order if verdict in counts)
+
+
+def plot_intent_scatter(runs: pd.DataFrame, tasks: Sequence[str], paths: Sequence):
+    """The intent axis of the verdicts: `intent_explained` (x: 0 routing blind to the
+    intent, 1 one expert per intent) against `state_split` (y, nats: routing by state that
+    the intent does not explain), one dot per finished run with pooled statistics (runs.csv),
+    coloured and shaped by its `verdict` (`VERDICT_COLORS`, `VERDICT_MARKERS`; one legend
+    for all panels), one panel per task. The panel's title counts its runs per verdict.
+
+    The dashed line is the specialise threshold (`moe.router_statistics.SPECIALISE_EXPLAINED`,
+    1/2; a specialist also needs distinct modal experts); the dotted line is ln K, the
+    task's K, which state split cannot exceed; the open star at (1, 0) is the intent
+    oracle (one expert per intent, nothing else). Hedge and collapse are decided first, by
+    the entropies, so those runs can sit anywhere here. Runs the entropy scatter puts in
+    one corner ("commits, uses several experts") part here: split runs left of the
+    threshold, high on y; specialists right of it."""
+    from moe.router_statistics import SPECIALISE_EXPLAINED  # the verdict's threshold (imports torch: here)
+
+    finished = runs[runs["status"] == FINISHED] if not runs.empty else runs
+    fig, axes = plt.subplots(1, len(tasks), figsize=(4.6 * len(tasks), 4.4), squeeze=False)
+    shown: set[str] = set()
+    for col, task in enumerate(tasks):
+        ax = axes[0][col]
+        of_task = finished[finished["task"] == task] if not finished.empty else finished
+        columns = {"intent_explained", "state_split", "verdict"}
+        data = of_task.dropna(subset=["intent_explained", "state_split"]) if columns <= set(of_task) else of_task[:0]
+        if data.empty:
+            reason = "no finished run" if of_task.empty else "no run with pooled statistics"
+            _placeholder(ax, f"{task}\n{reason}\n(intent explained, state split)")
+            continue
+        top = math.log(max(task_experts(runs, task) or 2, 2))
+        ax.axhline(top, color="0.6", linewidth=0.8, linestyle=":")
+        ax.text(0.25, top, f"ln {int(round(math.exp(top)))}", fontsize=7, color="0.4", ha="center", va="bottom")
+        ax.axvline(SPECIALISE_EXPLAINED, color="0.45", linewidth=0.9, linestyle="--", zorder=1)
+        ax.text(SPECIALISE_EXPLAINED + 0.02, 0.86 * top, f"specialise if >= {SPECIALISE_EXPLAINED:g}\n"
+                "and distinct modal experts",
+                fontsize=7, color="0.35", ha="left", va="top", zorder=1)
+        ax.text(0.02, 0.97 * top, "routes by state", fontsize=8, fontstyle="italic", color="0.35", ha="left",
+                va="top", zorder=1)
+        ax.text(0.98, 0.97 * top, "routes by intent", fontsize=8, fontstyle="italic", color="0.35", ha="right",
+                va="top", zorder=1)
+        ax.scatter([1.0], [0.0], marker="*", s=160, facecolors="none", edgecolors="0.2", linewidths=0.9,
+                   zorder=2, clip_on=False)
+        verdicts = data["verdict"].fillna(NO_VERDICT).astype(str)
+        for verdict in [*VERDICTS, *sorted(set(verdicts) - set(VERDICTS))]:
+            points = data[verdicts == verdict]
+            if points.empty:
+                continue
+            shown.add(verdict)
+            ax.scatter(points["intent_explained"], points["state_split"], color=VERDICT_COLORS.get(verdict, "0.2"),
+                       marker=VERDICT_MARKERS.get(verdict, "x"), s=70 if verdict == "specialise" else 36,
+                       edgecolors="white" if VERDICT_MARKERS.get(verdict, "x") != "x" else None,
+                       linewidths=0.5, alpha=0.9, zorder=3, label=verdict)
+        counts = verdict_counts(verdicts)
+        without = len(of_task) - len(data)
+        ax.set_title(f"{task}\n{counts}" + (f"; {without} without pooled statistics" if without else ""),
+                     fontsize=9)
+        ax.set_xlim(-0.03, 1.05)
+        ax.set_ylim(-0.03 * top, 1.1 * top)
+        ax.set_xlabel(f"{metric('intent_explained').axis_label} (0: blind to the intent, 1: one expert per intent)",
+                      fontsize=8)
+        ax.set_ylabel(f"{metric('state_split').axis_label}: routing by state, not intent" if col == 0 else "")
+    fig.tight_layout()
+    handles = [Line2D([], [], linestyle="none", marker=VERDICT_MARKERS.get(v, "x"), color=VERDICT_COLORS.get(v, "0.2"),
+                      markeredgecolor="white" if VERDICT_MARKERS.get(v, "x") != "x" else None,
+                      markersize=10 if v == "specialise" else 7, label=v)
+               for v in [*VERDICTS, *sorted(shown - set(VERDICTS))]]
+    handles.append(Line2D([], [], linestyle="none", marker="*", markersize=11, markerfacecolor="none",
+                          markeredgecolor="0.2", label="intent oracle"))
+    fig.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 0.95), title="verdict", frameon=False)
     save_figure(fig, paths)
     return fig

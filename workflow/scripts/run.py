@@ -22,9 +22,12 @@ def read_table(path) -> pd.DataFrame:
     return pd.read_csv(path, dtype=LABEL_DTYPES)
 
 
-def figure(job, plot, **params):
-    """The figure that moe.analysis.plots.<plot> draws from the rule's input table."""
-    getattr(plots, plot)(read_table(job.input[0]), paths=list(job.output), **params)
+def figure(job, plot, inputs=(), **params):
+    """The figure that moe.analysis.plots.<plot> draws from the rule's input table. A rule
+    with more input tables names them in `inputs` (the second input, the third, ...), and
+    each is passed to the function as that keyword argument (e.g. `inputs=["runs"]`)."""
+    more = {name: read_table(path) for name, path in zip(inputs, job.input[1:], strict=True)}
+    getattr(plots, plot)(read_table(job.input[0]), paths=list(job.output), **more, **params)
 
 
 def final_metrics(job, runs, group_cols, return_threshold, caption, label):
@@ -40,10 +43,10 @@ def final_metrics(job, runs, group_cols, return_threshold, caption, label):
 
 
 def learning_curves(job, runs, group_cols, points):
-    """Learning curves of the finished runs on a common frame grid, and their fine-tuning
-    aligned at its start."""
+    """Learning curves of the finished runs, whole, on a common grid of frames since each
+    run's fine-tuning began (< 0: its warm-up), and their fine-tuning alone, update by update."""
     table = collect_runs(runs)
-    whole = curves.learning_curves(table, group_cols=group_cols, points=points)
+    whole = curves.learning_curves(table, group_cols=group_cols, points=points, align=True)
     whole.to_csv(job.output.curves, index=False)
     curves.finetune_curves(table, group_cols=group_cols).to_csv(job.output.finetune_curves, index=False)
     print(f"{len(whole)} curve points from {table['status'].eq('finished').sum()} finished runs")
