@@ -55,13 +55,17 @@ class CorrectionBatch:
 @dataclass(frozen=True)
 class Correction:
     name: str
-    term: Callable[..., torch.Tensor]
+    # The loss term; None for a correction that acts by a rule after each update instead (`after_update`).
+    term: Callable[..., torch.Tensor] | None
     # option name -> its allowed values, the first being the default
     options: dict[str, tuple] = field(default_factory=dict)
     # entropy_min flips the sign of the router-entropy term, so the bonus must go.
     replaces_router_entropy_bonus: bool = False
     # options -> whether the term reads `previous_output` (a second forward pass per minibatch)
     uses_previous_output: Callable[[dict], bool] = lambda options: False
+    # (agent, the update's rollout router weights (T, N, K), coef) -> None: a change made after each
+    # PPO update of a phase the correction acts in, with no gradient (`bias_balance`)
+    after_update: Callable[..., None] | None = None
 
 
 CORRECTIONS: dict[str, Correction] = {}
@@ -73,6 +77,15 @@ def correction(name: str, options: dict[str, tuple] | None = None, replaces_rout
         CORRECTIONS[name] = Correction(name, term, options or {}, replaces_router_entropy_bonus,
                                        uses_previous_output)
         return term
+
+    return register
+
+
+def update_rule(name: str):
+    """Register a correction that has no loss term: `rule(agent, alphas, coef)` runs after each update."""
+    def register(rule):
+        CORRECTIONS[name] = Correction(name, None, after_update=rule)
+        return rule
 
     return register
 
@@ -128,15 +141,19 @@ _SIMILARITY = {
 }
 
 
-@correction("overlap", options={"similarity": tuple(_SIMILARITY)})
-def overlap(batch: CorrectionBatch, similarity: str) -> torch.Tensor:
+@correction("overlap", options={"similarity": tuple(_SIMILARITY), "gradient": ("all", "router")})
+def overlap(batch: CorrectionBatch, similarity: str, gradient: str) -> torch.Tensor:
     """mean_t sum_{i != j} alpha_ti alpha_tj s(cos(c_i, c_j)), c_k expert k's mean-centred logits.
 
     s is max(0, cos) (`positive`), cos (`signed`) or cos^2 (`squared`). A router may
     activate one expert, or several that do different things; it pays for
-    activating experts that do the same thing.
+    activating experts that do the same thing. With `gradient: all` the experts pay too
+    (they move apart, and the term falls to about 0 within an update while the router
+    keeps hedging); with `gradient: router` the similarity is a constant: only the router
+    can lower the cost, by not mixing experts that do the same thing.
     """
-    cost = _SIMILARITY[similarity](expert_cosines(batch.expert_logits))  # (B, K, K)
+    expert_logits = batch.expert_logits.detach() if gradient == "router" else batch.expert_logits
+    cost = _SIMILARITY[similarity](expert_cosines(expert_logits))  # (B, K, K)
     cost = cost * (1.0 - torch.eye(cost.shape[-1], dtype=cost.dtype, device=cost.device))
     return torch.einsum("bi,bij,bj->b", batch.alpha, cost, batch.alpha).mean()
 
@@ -150,6 +167,21 @@ def balance(batch: CorrectionBatch) -> torch.Tensor:
     information between state and expert: commit per state, not to one expert everywhere.
     """
     return -entropy(batch.alpha.mean(0))
+
+
+#: bias_balance's step per update is its `coef` (Wang et al. 2024 use u = 1e-3).
+@update_rule("bias_balance")
+def bias_balance(agent, alphas: torch.Tensor, coef: float) -> None:
+    """b_k += u sign(mean_k load - load_k) after each update, load_k = the mean of alpha_k over the
+    update's rollout: auxiliary-loss-free load balancing (Wang et al. 2024, "Auxiliary-Loss-Free Load
+    Balancing Strategy for Mixture-of-Experts"; DeepSeek-V3).
+
+    There the bias enters only the top-k choice of experts, never the gate values. A dense
+    mixture has no choice to bias, so here b is added to the router's logits (`MoEAgent.router_bias`):
+    it shifts alpha itself, towards under-used experts, with no gradient and no loss term.
+    """
+    load = alphas.reshape(-1, alphas.shape[-1]).mean(0)
+    agent.router_bias += coef * torch.sign(load.mean() - load)
 
 
 @correction("zloss")
@@ -177,7 +209,7 @@ def validate_corrections(configured: dict, phase_names: list[str]) -> None:
     validate_correction_names(configured)
     for name, settings in configured.items():
         options = CORRECTIONS[name].options
-        allowed = {"coef", "phases", *options}
+        allowed = {"coef", "phases", "ramp", *options}
         for key, value in settings.items():
             if key not in allowed:
                 raise ConfigError(
@@ -196,6 +228,10 @@ def validate_corrections(configured: dict, phase_names: list[str]) -> None:
 
 def _options(name: str, settings: dict) -> dict:
     return {option: settings.get(option, values[0]) for option, values in CORRECTIONS[name].options.items()}
+
+
+def has_loss_term(name: str) -> bool:
+    return CORRECTIONS[name].term is not None
 
 
 def correction_loss(name: str, settings: dict, batch: CorrectionBatch) -> torch.Tensor:

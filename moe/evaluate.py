@@ -16,6 +16,7 @@ import torch
 from envs import intents_of
 from moe.analysis.metrics import router_statistics
 from moe.environments import make_env, observation_tensors
+from moe.model import noisy_intent
 from moe.router_statistics import episode_router_statistics, expert_similarity, pooled_router_statistics
 
 MAX_PARALLEL = 16
@@ -90,12 +91,19 @@ def _play(agent, env_id: str, episodes: int, seed_base: int, greedy: bool, devic
         batch = {key: np.stack([observations[i][key] for i in active]) for key in ("image", "direction")}
         batch["intent"] = np.array([labels.index(intent_now[i]) if labels else -1 for i in active])
         image, direction, intent = observation_tensors(batch, device)
+        if getattr(agent, "router", None) == "oracle":  # a stand-in agent of the tests may have no router
+            intent = noisy_intent(intent, agent.oracle_noise, agent.num_experts, sampler)
         experts = agent.num_experts
         # alpha_{t-1} of each episode's step, uniform at its first step, as in training.
         previous = torch.stack([torch.full((experts,), 1.0 / experts) if previous_alpha[i] is None
                                 else previous_alpha[i] for i in active]).to(device)
         output = agent(image, direction, intent=intent, previous_alpha=previous)
-        if greedy:
+        # Hard routing: the most likely expert's most likely action, or a draw of both.
+        if getattr(agent, "routing", "mixture") == "hard":
+            rows = torch.arange(len(active))
+            actions = output.expert_log_probs[rows, output.alpha.argmax(-1)].argmax(-1).cpu() if greedy else \
+                output.cpu().sample_hard(generator=sampler)[1]
+        elif greedy:
             actions = output.action_log_probs.argmax(-1).cpu()
         else:
             actions = torch.multinomial(output.action_log_probs.exp().cpu(), 1, generator=sampler).squeeze(1)

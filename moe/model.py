@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import torch
 import torch.nn as nn
@@ -115,8 +115,12 @@ class ConvEncoder(nn.Module):
         return F.relu(self.out(hidden.permute(0, 3, 1, 2).flatten(1)))  # flattened as nn.Conv2d's output
 
 
-#: `model.router`: a learned MLP on the features, or the one-hot of the true intent (a control).
-ROUTERS = ("learned", "oracle")
+#: `model.router`: a learned MLP on the features; the one-hot of the true intent (a control); or the
+#: same MLP trained only on the intent label (`supervised`, a control: the PPO loss does not reach it).
+ROUTERS = ("learned", "oracle", "supervised")
+#: `model.routing`: act with the mixture of the experts' policies, or with one expert per step, sampled
+#: from alpha (`hard`: PPO then trains the joint choice of expert and action).
+ROUTINGS = ("mixture", "hard")
 #: `model.router_memory`: what the router reads besides the current features.
 ROUTER_MEMORIES = ("none", "previous_alpha")
 ORACLE_LOG_ZERO = -1.0e4  # exp() of it is exactly 0 in float32
@@ -129,10 +133,28 @@ class AgentOutput:
     log_alpha: torch.Tensor  # (B, K)
     expert_logits: torch.Tensor  # (B, K, A)
     value: torch.Tensor  # (B,)
+    expert_log_probs: torch.Tensor | None = None  # (B, K, A) log softmax of each expert's logits
 
     @property
     def alpha(self) -> torch.Tensor:
         return self.log_alpha.exp()
+
+    def cpu(self) -> AgentOutput:
+        return AgentOutput(**{field.name: None if getattr(self, field.name) is None else getattr(self, field.name).cpu()
+                              for field in fields(self)})
+
+    def joint_log_prob(self, expert: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        """(B,) log alpha_k + log pi_k(a): hard routing's log-probability of choosing expert k, then action a."""
+        rows = torch.arange(len(expert), device=expert.device)
+        return self.log_alpha[rows, expert] + self.expert_log_probs[rows, expert, action]
+
+    def sample_hard(self, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(expert, action), each (B,): an expert drawn from alpha, then an action from its policy.
+        The action's marginal distribution is the mixture's, `action_log_probs`."""
+        expert = torch.multinomial(self.alpha, 1, generator=generator).squeeze(1)
+        rows = torch.arange(len(expert), device=expert.device)
+        action = torch.multinomial(self.expert_log_probs[rows, expert].exp(), 1, generator=generator).squeeze(1)
+        return expert, action
 
 
 class MoEAgent(nn.Module):
@@ -146,12 +168,19 @@ class MoEAgent(nn.Module):
 
     def __init__(self, num_actions: int, view_size: int = 7, encoder: str = "gat", num_experts: int = 4,
                  hidden: int = 64, gat_dim: int = 32, gat_layers: int = 1, gat_heads: int = 2, gat_radius: int = 1,
-                 router: str = "learned", router_memory: str = "none"):
+                 router: str = "learned", router_memory: str = "none", routing: str = "mixture",
+                 oracle_noise: float = 0.0):
         super().__init__()
         if num_experts < 1:
             raise ValueError(f"num_experts must be at least 1, got {num_experts}")
         if router not in ROUTERS:
             raise ValueError(f"unknown router {router!r}; known: {', '.join(ROUTERS)}")
+        if routing not in ROUTINGS:
+            raise ValueError(f"unknown routing {routing!r}; known: {', '.join(ROUTINGS)}")
+        self.routing = routing
+        # The share of steps the oracle routes to a wrong expert: drawn where the steps are taken
+        # (`noisy_intent`), so that training and evaluation route alike and PPO sees the routing it acted with.
+        self.oracle_noise = oracle_noise
         if router_memory not in ROUTER_MEMORIES:
             raise ValueError(f"unknown router_memory {router_memory!r}; known: {', '.join(ROUTER_MEMORIES)}")
         self.num_experts = num_experts
@@ -178,6 +207,9 @@ class MoEAgent(nn.Module):
         # intent that has left the view can persist. Created last, so a model without memory
         # draws the same initial weights as before it existed.
         self.router_memory = nn.Linear(num_experts, hidden, bias=False) if router_memory == "previous_alpha" else None
+        # bias_balance's per-expert bias on the router's logits: moved by its rule after each update, never
+        # by gradient; saved with the model. Zero (adding it changes no number) unless bias_balance acts.
+        self.register_buffer("router_bias", torch.zeros(num_experts))
 
     def features(self, image: torch.Tensor, direction: torch.Tensor) -> torch.Tensor:
         """h_t: what the router, the critic and the experts all see."""
@@ -196,7 +228,7 @@ class MoEAgent(nn.Module):
         hidden = F.relu(pre_activation)
         # split, not indexing: its backward is one concatenation, not a zero-filled copy per part.
         router_hidden, critic_hidden, expert_hidden = hidden.split([1, 1, self.num_experts], dim=1)
-        router_logits = self.router_out(router_hidden.squeeze(1))
+        router_logits = self.router_out(router_hidden.squeeze(1)) + self.router_bias
         value = self.critic_out(critic_hidden.squeeze(1)).squeeze(-1)
         # The experts' logits as (K, A, B): each expert's (A, hidden) @ (hidden, B). With the
         # batch last, no kernel runs along the 7 actions as its innermost axis, which CPUs
@@ -207,11 +239,27 @@ class MoEAgent(nn.Module):
             # The one-hot of the true intent: expert k serves intent k. log 0 is a large negative
             # number rather than -inf, so that 0 * log 0 stays 0 in entropies and losses.
             router_logits = torch.where(F.one_hot(intent, self.num_experts).bool(), 0.0, ORACLE_LOG_ZERO)
-        log_alpha = F.log_softmax(router_logits, dim=-1)
+        # The supervised router is trained on the intent label alone (`router_label` in moe/ppo.py): the
+        # policy's loss reaches its logits through no path.
+        log_alpha = F.log_softmax(router_logits.detach() if self.router == "supervised" else router_logits, dim=-1)
         expert_log_probs = F.log_softmax(expert_logits, dim=1)
         # log sum_k alpha_k p_k(a), computed in log space for stability.
         action_log_probs = torch.logsumexp(log_alpha.t().unsqueeze(1) + expert_log_probs, dim=0).t()
-        return AgentOutput(action_log_probs, router_logits, log_alpha, expert_logits.permute(2, 0, 1), value)
+        return AgentOutput(action_log_probs, router_logits, log_alpha, expert_logits.permute(2, 0, 1), value,
+                           expert_log_probs.permute(2, 0, 1))
+
+
+def noisy_intent(intent: torch.Tensor, noise: float, num_experts: int,
+                 generator: torch.Generator | None = None) -> torch.Tensor:
+    """The intent index the oracle routes by: the true one, or with probability `noise` (per step,
+    from `generator`, torch's global one by default) one of the K - 1 other experts, uniformly.
+    Unchanged, and no random number drawn, at noise 0 or with one expert; a step without a label
+    (-1) keeps it."""
+    if noise == 0 or num_experts < 2:
+        return intent
+    wrong = torch.rand(intent.shape, generator=generator).to(intent.device) < noise
+    shift = torch.randint(1, num_experts, intent.shape, generator=generator).to(intent.device)
+    return torch.where(wrong & (intent >= 0), (intent + shift) % num_experts, intent)
 
 
 def build_agent(model_config: dict, num_actions: int, view_size: int) -> MoEAgent:

@@ -156,6 +156,10 @@ def _assignments(overrides: Mapping) -> tuple[str, ...]:
     return tuple(f"{key}={format_value(value)}" for key, value in overrides.items())
 
 
+#: The one phase of a grid whose fixes act from the first update (`fixes_act: from_first_update`).
+FIRST_UPDATE_PHASE = "train"
+
+
 def _base_overrides(config: Mapping, task_index: int) -> dict:
     """trainer.set, then the task's set, then the task's warm-up (its length, its return gate) as the first
     phase and the config's `finetune` settings (its `set`, its settle rule) as the last."""
@@ -163,6 +167,17 @@ def _base_overrides(config: Mapping, task_index: int) -> dict:
     overrides = {**(config["trainer"].get("set") or {}), **(entry.get("set") or {})}
     length, until_return = entry.get("warmup_frames"), entry.get("warmup_until_return")
     finetune = {key: value for key, value in (config.get("finetune") or {}).items() if value}
+    if config.get("fixes_act") == "from_first_update":
+        if length is not None or until_return is not None:
+            raise GridError(f"Invalid config: key 'tasks.{task_index}': fixes_act: from_first_update has no warm-up, "
+                            "so the task can have no warmup_frames or warmup_until_return")
+        if "until_settled" in finetune:
+            raise GridError("Invalid config: key 'finetune.until_settled': with fixes_act: from_first_update a run "
+                            "is one phase, trained to its frames (a router still learning the task would settle "
+                            "at once)")
+        corrections = _resolved(config, _assignments(overrides), "trainer.set")["corrections"]
+        return {**overrides, "phases": [{"name": FIRST_UPDATE_PHASE, "end": 1.0, **finetune}],
+                **{f"corrections.{name}.phases": [FIRST_UPDATE_PHASE] for name in corrections}}
     if length is not None and not 0 < length < entry["frames"]:
         raise GridError(f"Invalid config: key 'tasks.{task_index}.warmup_frames': {length} is not between 0 and "
                         f"the task's frames ({entry['frames']})")

@@ -17,9 +17,18 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
-from moe.corrections import CORRECTIONS, CorrectionBatch, correction_loss, router_entropy, uses_previous_output
+from moe.corrections import (
+    CORRECTIONS,
+    CorrectionBatch,
+    correction_loss,
+    has_loss_term,
+    router_entropy,
+    uses_previous_output,
+)
 from moe.environments import EnvBatch, observation_tensors
+from moe.model import noisy_intent
 from moe.router_statistics import entropy, expert_similarity, switch_rate
 
 
@@ -32,7 +41,8 @@ class StepInputs:
     """What the agent reads at a step, beyond its weights; each tensor (..., ) with the same leading shape.
 
     `intent` is the true intent's index (-1 for a task without labels), read only by the
-    oracle router; `previous_alpha` is the router's output at the same environment's
+    oracle router (which routes by it after `noisy_intent`: this field holds what it routed
+    by) and by the supervised router's loss; `previous_alpha` is the router's output at the same environment's
     previous step, uniform where the step starts an episode: a router with memory reads
     it, and it is the temporal term's stored target.
     """
@@ -81,7 +91,9 @@ class Rollout:
     inputs: StepInputs  # what the agent read at each step
     last_inputs: StepInputs  # (N, ...) what it read at the step before the rollout (carried across rollouts)
     actions: torch.Tensor  # (T, N)
-    log_probs: torch.Tensor  # (T, N) log pi(a_t | s_t) of the taken action, at collection time
+    experts: torch.Tensor | None  # (T, N) the expert that chose each action under hard routing; None for a mixture
+    log_probs: torch.Tensor  # (T, N) log-probability of what was chosen at collection time: the action (a
+    # mixture), or the expert and the action (hard routing, `AgentOutput.joint_log_prob`)
     values: torch.Tensor  # (T, N)
     alphas: torch.Tensor  # (T, N, K)
     expert_logits: torch.Tensor  # (T, N, K, A)
@@ -112,6 +124,8 @@ def collect_rollout(agent, envs: EnvBatch, carry: RolloutCarry, steps: int, devi
     of a frame.
     """
     step_inputs, actions, action_log_probs, values, alphas, expert_logits = [], [], [], [], [], []
+    hard = agent.routing == "hard"
+    experts, chosen_log_probs = [], []
     rewards, dones = [], []
     finished_returns, finished_lengths = [], []
     episode_return, episode_length = carry.episode_return.copy(), carry.episode_length.copy()
@@ -120,12 +134,19 @@ def collect_rollout(agent, envs: EnvBatch, carry: RolloutCarry, steps: int, devi
     uniform = torch.full_like(previous_alpha, 1.0 / previous_alpha.shape[-1])
     env_seconds = 0.0
     for _ in range(steps):
+        if agent.router == "oracle":
+            intent = noisy_intent(intent, agent.oracle_noise, agent.num_experts)
         inputs = StepInputs(image, direction, intent, previous_alpha)
         step_inputs.append(inputs)
         with torch.inference_mode():  # no_grad's per-operation bookkeeping cost 1 us a frame
             output = run_agent(agent, inputs)
-            # action_log_probs are normalised log-probabilities: no Categorical needed.
-            action = torch.multinomial(output.action_log_probs.exp(), 1).squeeze(1)
+            if hard:
+                expert, action = output.sample_hard()
+                experts.append(expert)
+                chosen_log_probs.append(output.joint_log_prob(expert, action))
+            else:
+                # action_log_probs are normalised log-probabilities: no Categorical needed.
+                action = torch.multinomial(output.action_log_probs.exp(), 1).squeeze(1)
             alpha = output.log_alpha.exp()
         actions.append(action)
         action_log_probs.append(output.action_log_probs)
@@ -160,7 +181,9 @@ def collect_rollout(agent, envs: EnvBatch, carry: RolloutCarry, steps: int, devi
     rollout = Rollout(
         inputs=StepInputs.stack(step_inputs),
         last_inputs=step_inputs[0] if carry.last_inputs is None else carry.last_inputs, actions=actions,
-        log_probs=torch.stack(action_log_probs).gather(2, actions.unsqueeze(2)).squeeze(2),
+        experts=torch.stack(experts) if hard else None,
+        log_probs=torch.stack(chosen_log_probs) if hard else
+        torch.stack(action_log_probs).gather(2, actions.unsqueeze(2)).squeeze(2),
         values=torch.stack(values), alphas=alphas, expert_logits=torch.stack(expert_logits),
         rewards=torch.from_numpy(np.stack(rewards).astype(np.float32)).to(device), dones=dones,
         # A step starts an episode when the step before it ended one; the rollout's first
@@ -191,12 +214,17 @@ def compute_advantages(agent, rollout: Rollout, carry: RolloutCarry, gamma: floa
     return advantages, advantages + rollout.values
 
 
-def loss_weights(config: dict, active_corrections: list[str], phase: str) -> dict[str, float]:
-    """Coefficient of each router term in this phase (0 when off)."""
-    weights = {"router_entropy": -config["router_entropy_coef"]}
+def loss_weights(config: dict, active_corrections: list[str], phase: str, progress: float = 1.0) -> dict[str, float]:
+    """Coefficient of each router term in this phase (0 when off), `progress` (the share of the run's
+    planned updates done before this one) into it. A correction with `ramp: F > 0` rises linearly
+    from 0 at the run's start to its `coef` at F of the run; `router_label` is the supervised
+    router's cross-entropy (1 for that router, 0 otherwise)."""
+    weights = {"router_entropy": -config["router_entropy_coef"],
+               "router_label": config["router_label_coef"] if config["model"]["router"] == "supervised" else 0.0}
     for name, settings in config["corrections"].items():
         active = name in active_corrections and phase in settings["phases"]
-        weights[name] = settings["coef"] if active else 0.0
+        ramp = settings.get("ramp", 0.0)
+        weights[name] = settings["coef"] * (min(1.0, progress / ramp) if ramp else 1.0) if active else 0.0
         if active and CORRECTIONS[name].replaces_router_entropy_bonus:
             weights["router_entropy"] = 0.0
     return weights
@@ -216,11 +244,13 @@ def correction_batch(agent, inputs: StepInputs, previous_inputs: StepInputs | No
 
 def ppo_update(agent, optimizer, rollout: Rollout, advantages: torch.Tensor, returns: torch.Tensor,
                weights: dict[str, float], config: dict, minibatch_generator: torch.Generator) -> dict[str, float]:
-    """`epochs` passes over the rollout in shuffled minibatches; the mean of each loss term."""
+    """`epochs` passes over the rollout in shuffled minibatches; the mean of each loss term, and each
+    term's gradient at the router on the update's first minibatch (`router_gradient_norms`)."""
     frames = rollout.actions.numel()
     flat = lambda tensor: tensor.reshape(frames, *tensor.shape[2:])  # noqa: E731  (T, N, ...) -> (T*N, ...)
     inputs = rollout.inputs.map(flat)
     actions, old_log_probs, old_values = flat(rollout.actions), flat(rollout.log_probs), flat(rollout.values)
+    experts = None if rollout.experts is None else flat(rollout.experts)
     advantages, returns = flat(advantages), flat(returns)
     episode_starts = flat(rollout.episode_starts)
     active = [name for name, settings in config["corrections"].items() if weights[name]]
@@ -235,7 +265,10 @@ def ppo_update(agent, optimizer, rollout: Rollout, advantages: torch.Tensor, ret
             index = order[start:start + config["minibatch_size"]]
             minibatch = inputs.map(lambda tensor: tensor[index])  # noqa: B023  (used at once)
             output = run_agent(agent, minibatch)
-            log_probs = output.action_log_probs.gather(1, actions[index, None]).squeeze(1)
+            if experts is None:
+                log_probs = output.action_log_probs.gather(1, actions[index, None]).squeeze(1)
+            else:  # hard routing: the ratio of the joint choice of expert and action
+                log_probs = output.joint_log_prob(experts[index], actions[index])
             ratio = torch.exp(log_probs - old_log_probs[index])
             clipped_ratio = torch.clamp(ratio, 1 - config["clip"], 1 + config["clip"])
             advantage = advantages[index]
@@ -249,16 +282,22 @@ def ppo_update(agent, optimizer, rollout: Rollout, advantages: torch.Tensor, ret
                 "policy": loss_policy,
                 "value": config["value_coef"] * loss_value,
                 "policy_entropy": -config["policy_entropy_coef"] * policy_entropy,
-                "router_entropy": weights["router_entropy"] * router_entropy(output.alpha, output.log_alpha),
+                # A term that is off is a constant 0, so that its gradient at the router reads as none (NaN).
+                "router_entropy": weights["router_entropy"] * router_entropy(output.alpha, output.log_alpha)
+                if weights["router_entropy"] else torch.zeros(()),
+                "router_label": weights["router_label"] * F.cross_entropy(output.router_logits, minibatch.intent)
+                if weights["router_label"] else torch.zeros(()),
             }
             previous = None if previous_inputs is None else previous_inputs.map(lambda tensor: tensor[index])  # noqa: B023
             batch = correction_batch(agent, minibatch, previous, episode_starts[index], output)
-            for name in config["corrections"]:
+            for name in filter(has_loss_term, config["corrections"]):  # bias_balance acts after the update
                 terms[name] = weights[name] * correction_loss(name, config["corrections"][name], batch) \
                     if weights[name] else torch.zeros(())
             loss = sum(terms.values())
             if not torch.isfinite(loss):
                 raise NonFiniteLoss(f"non-finite loss {loss.item()}")
+            if count == 0:
+                gradients = router_gradient_norms(terms, output.router_logits)
             optimizer.zero_grad()
             loss.backward()
             nn.utils.clip_grad_norm_(agent.parameters(), config["max_grad_norm"])
@@ -268,7 +307,21 @@ def ppo_update(agent, optimizer, rollout: Rollout, advantages: torch.Tensor, ret
                 sums[f"loss_{name}"] = sums.get(f"loss_{name}", 0.0) + value.detach()
             sums["policy_entropy"] = sums.get("policy_entropy", 0.0) + policy_entropy.detach()
             count += 1
-    return {key: float(total) / count for key, total in sums.items()}
+    return {**{key: float(total) / count for key, total in sums.items()}, **gradients}
+
+
+def router_gradient_norms(terms: dict[str, torch.Tensor], router_logits: torch.Tensor) -> dict[str, float]:
+    """`grad_router_<term>`: the norm of each weighted loss term's gradient at the router's logits
+    (B x K, one minibatch), NaN for a term that is off or does not reach them (the oracle's logits
+    are constants). Under Adam a term's value says little of its pull; its gradient at the router,
+    beside the policy loss's, says how hard it pulls the router and which way it competes."""
+    norms = {}
+    for name, term in terms.items():
+        gradient = None
+        if term.requires_grad and router_logits.requires_grad:
+            gradient, = torch.autograd.grad(term, router_logits, retain_graph=True, allow_unused=True)
+        norms[f"grad_router_{name}"] = float("nan") if gradient is None else float(gradient.norm())
+    return norms
 
 
 def rollout_statistics(rollout: Rollout) -> dict[str, float]:

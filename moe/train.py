@@ -28,6 +28,7 @@ import torch
 
 from moe import checkpoint as ckpt
 from moe.config import phase_at, phase_config, resolve, resolve_device
+from moe.corrections import CORRECTIONS
 from moe.environments import EnvBatch, check_env_id, observation_tensors
 from moe.errors import CheckpointError, ConfigError
 from moe.evaluate import SUMMARY_KEYS, evaluate
@@ -92,18 +93,26 @@ class Trainer:
         self.update_index = 0
         self.metrics_rows: list[dict] = []
         num_envs, experts = config["num_envs"], config["model"]["num_experts"]
-        if config["model"]["router"] == "oracle" and not self.envs.intents:
-            raise ConfigError(f"config key model.router: the oracle router needs a task with intent labels; "
-                              f"{env_id} has none")
-        if config["model"]["router"] == "oracle" and len(self.envs.intents) > experts:
-            raise ConfigError(f"config key model.router: the oracle router needs one expert per intent, but "
-                              f"{env_id} has {len(self.envs.intents)} intent labels and model.num_experts is {experts}")
+        for router in self.routers():  # the run's, and any a phase sets
+            if router in ("oracle", "supervised") and not self.envs.intents:
+                raise ConfigError(f"config key model.router: the {router} router needs a task with intent labels; "
+                                  f"{env_id} has none")
+            if router in ("oracle", "supervised") and len(self.envs.intents) > experts:
+                raise ConfigError(f"config key model.router: the {router} router needs one expert per intent, but "
+                                  f"{env_id} has {len(self.envs.intents)} intent labels and model.num_experts is "
+                                  f"{experts}")
         image, direction, intent = observation_tensors(
             self.envs.reset([seed * 1000 + i for i in range(num_envs)]), self.device)
         self.carry = RolloutCarry(image, direction, intent, torch.ones(num_envs, dtype=torch.bool, device=self.device),
                                   torch.full((num_envs, experts), 1.0 / experts, device=self.device),
                                   np.zeros(num_envs), np.zeros(num_envs, dtype=np.int64))
         self.warnings = self.idle_corrections()
+
+    def routers(self) -> list[str]:
+        """The routers the run uses: `model.router`, and those its phases set."""
+        return [self.config["model"]["router"],
+                *(phase["set"]["model"]["router"] for phase in self.config["phases"]
+                  if "router" in phase.get("set", {}).get("model", {}))]
 
     def first_phase_updates(self) -> int:
         """The first phase's length: as planned, or shorter once its return gate (`until_return`) fired.
@@ -127,7 +136,8 @@ class Trainer:
         if rule is None:
             return None
         last = [row for row in self.metrics_rows if row["phase"] == phases[-1]["name"]]
-        settled = first_settled(last, rule["window"], **{name: rule[name] for name in SETTLE_STATISTICS})
+        settled = first_settled(last, rule["window"], rule.get("min_updates", 1),
+                                **{name: rule[name] for name in SETTLE_STATISTICS})
         return None if settled is None else len(self.metrics_rows) - len(last) + settled
 
     @property
@@ -157,17 +167,23 @@ class Trainer:
         started, cpu_started = time.perf_counter(), time.process_time()
         phase = self.phase(self.update_index)
         config = phase_config(self.config, phase)
+        self.agent.router = config["model"]["router"]  # a phase may hand routing to another router
         rollout, self.carry = collect_rollout(self.agent, self.envs, self.carry, config["rollout_steps"],
                                               self.device)
         rollout_seconds = time.perf_counter() - started
         advantages, returns = compute_advantages(self.agent, rollout, self.carry, config["gamma"],
                                                  config["gae_lambda"])
-        weights = loss_weights(config, self.active_corrections, phase)
+        weights = loss_weights(config, self.active_corrections, phase, self.update_index / self.planned_updates)
         try:
             losses = ppo_update(self.agent, self.optimizer, rollout, advantages, returns, weights, config,
                                 self.minibatch_generator)
         except NonFiniteLoss as error:
             raise NonFiniteLoss(f"{error} at update {self.update_index + 1}") from None
+        with torch.no_grad():
+            for name in self.active_corrections:
+                rule = CORRECTIONS[name].after_update
+                if rule is not None and weights[name]:
+                    rule(self.agent, rollout.alphas, weights[name])
         elapsed = time.perf_counter() - started
         self.update_index += 1
         row = {
@@ -244,6 +260,8 @@ class Trainer:
                 f"the checkpoint in {self.out_dir} holds its environments as "
                 f"{type(state['pickled']['envs']).__name__} and no intents, from an older version of the trainer; "
                 "delete checkpoint.pt and checkpoint.prev.pt there to start this run over")
+        # A checkpoint from before bias_balance existed: its router had no bias, i.e. a zero one.
+        state["model"].setdefault("router_bias", torch.zeros_like(self.agent.router_bias))
         self.agent.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.update_index = state["update_index"]
@@ -428,15 +446,32 @@ def finish(trainer: Trainer, status: str, warmup_signature: dict | None) -> dict
                            pd.DataFrame(episode_rows, columns=None if episode_rows else ["step", "intent"])
                            .to_csv(index=False))
     settled = trainer.settled_update()
+    rule = config["phases"][-1].get("until_settled")
+    at_minimum = None if settled is None or not rule.get("min_updates") else \
+        sum(row["phase"] == config["phases"][-1]["name"] for row in trainer.metrics_rows) == rule["min_updates"]
     final = {"status": status, "frames": trainer.update_index * trainer.batch_frames,
              "episodes": config["eval"]["episodes"], "greedy": config["eval"]["greedy"],
              "num_experts": config["model"]["num_experts"], **_finite(evaluation),
              "settled": None if "until_settled" not in config["phases"][-1] else settled is not None,
-             "settled_update": settled, "warnings": trainer.warnings}
+             "settled_update": settled, "settled_at_minimum": at_minimum,
+             **learning_speed(trainer.metrics_rows), "warnings": trainer.warnings}
     ckpt.atomic_write_text(out_dir / "final.json", json.dumps(final, indent=2, allow_nan=False) + "\n")
     if status == "finished" and not config["checkpoint"]["keep_after_finish"]:
         ckpt.remove(out_dir)
     return final
+
+
+def learning_speed(rows: list[dict]) -> dict:
+    """How fast the run learned, from its training returns (`moe.analysis.curves.sample_efficiency`):
+    `return_auc_run` (its time-averaged return, in [0, 1]), `return_auc` (the same over the phases
+    after the first) and `frames_to_threshold` (to a trailing mean of RETURN_THRESHOLD; null if never)."""
+    import pandas as pd
+
+    from moe.analysis.curves import RETURN_THRESHOLD, sample_efficiency
+
+    speed = sample_efficiency(pd.DataFrame(rows, columns=list(rows[0]) if rows else ["frames", "return_mean"]),
+                              RETURN_THRESHOLD)
+    return _finite({"return_threshold": RETURN_THRESHOLD, **speed})
 
 
 def _finite(summary: dict) -> dict:

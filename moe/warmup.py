@@ -35,7 +35,9 @@ WARMUP_MARKER = "warmup.json"
 SMOOTHING_UPDATES = 5
 #: Settings that never touch training numbers; the phases count through the warm-up's length.
 _NOT_TRAINING = ("eval", "checkpoint", "phases", "corrections", "tensorboard")
-_LEGACY_MODEL_SETTINGS = {"router": "learned", "router_memory": "none"}
+_LEGACY_MODEL_SETTINGS = {"router": "learned", "router_memory": "none", "routing": "mixture", "oracle_noise": 0.0}
+#: Top-level settings added since, at the value that reproduces earlier warm-ups.
+_LEGACY_SETTINGS = {"router_label_coef": 1.0}
 
 
 def warmup_updates(config: dict, frames: int) -> int:
@@ -60,10 +62,11 @@ def first_reaching(returns: Sequence[float | None], threshold: float, window: in
 SETTLE_STATISTICS = ("router_entropy", "router_mutual_information")
 
 
-def first_settled(rows: Sequence[dict], window: int, **tolerances: float) -> int | None:
+def first_settled(rows: Sequence[dict], window: int, min_updates: int = 1, **tolerances: float) -> int | None:
     """How many of `rows` (a phase's metrics rows, in order) it took until each statistic in
-    `tolerances` moved by at most its tolerance (max - min) over the last `window` rows, or None."""
-    for end in range(window, len(rows) + 1):
+    `tolerances` moved by at most its tolerance (max - min) over the last `window` rows, at the
+    earliest after `min_updates` rows, or None."""
+    for end in range(max(window, min_updates), len(rows) + 1):
         recent = rows[end - window:end]
         if all(max(row[name] for row in recent) - min(row[name] for row in recent) <= tolerance
                for name, tolerance in tolerances.items()):
@@ -80,7 +83,8 @@ def warmup_signature(config: dict, env_id: str, variant: str, seed: int, frames:
     first_phase = config["phases"][0]["name"]
     in_warmup = [name for name in parse_variant(variant, list(config["corrections"]))
                  if first_phase in config["corrections"][name]["phases"]]
-    training = {key: value for key, value in config.items() if key not in _NOT_TRAINING}
+    training = {key: value for key, value in config.items()
+                if key not in _NOT_TRAINING and not (key in _LEGACY_SETTINGS and value == _LEGACY_SETTINGS[key])}
     training["corrections"] = {name: config["corrections"][name] for name in in_warmup}
     signature = {"env": env_id, "seed": seed, "variant_in_warmup": "+".join(in_warmup) or BASELINE,
                  "warmup_updates": warmup_updates(config, frames), "training": training}

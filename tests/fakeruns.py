@@ -127,6 +127,7 @@ def fake_pooled_statistics(env: str, variant: str, seed: int, k: int) -> dict:
         "verdict": fake_verdict(k, router, marginal, explained, distinct),
         "settled": None,
         "settled_update": None,
+        "settled_at_minimum": None,
     }
 
 

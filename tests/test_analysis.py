@@ -211,13 +211,14 @@ def test_fake_trainer_writes_exactly_the_registrys_statistics():
     final.json metric and no other number, in the contract's order."""
     final = fake_final("T", "baseline", 3, 64)
     facts = {"status", "frames", "episodes", "greedy", "num_experts", "intents", "expert_usage_by_intent",
-             "modal_expert_by_intent", "verdict", "settled", "settled_update"}
+             "modal_expert_by_intent", "verdict", "settled", "settled_update", "settled_at_minimum"}
     assert set(final) - facts == set(names(source="final.json"))
     statistics = [key for key in final if key not in facts and key not in ("return_mean", "success_rate",
                                                                             "episode_length")]
     episode = router_statistics("episode")
     assert statistics == episode + [name + SUCCESS_SUFFIX for name in episode] + router_statistics("pooled")
-    assert list(final)[-4:] == ["modal_expert_by_intent", "verdict", "settled", "settled_update"]
+    assert list(final)[-5:] == ["modal_expert_by_intent", "verdict", "settled", "settled_update",
+                                "settled_at_minimum"]
     diverged = fake_final("T", "baseline", 3, 64, status="diverged")
     assert list(diverged) == list(final)
     assert all(diverged[key] is None for key in router_statistics("pooled") + ["verdict", "modal_expert_by_intent"])
@@ -481,16 +482,19 @@ def test_settled_runs_are_counted_from_final_json(tmp_path):
     summary's n_settled / n_at_cap; the display has a `settled` column only where a run has the rule."""
     runs, finals = _fake_grid(tmp_path, {("T", "baseline"): ["finished"] * 3 + ["diverged"],
                                          ("T", "temporal"): ["finished"] * 2})
-    for run, settled, update in zip(runs, [True, False, True, False, None, None], [71, None, 64, None, None, None],
-                                    strict=True):
+    for run, settled, update, minimum in zip(runs, [True, False, True, False, None, None],
+                                             [71, None, 64, None, None, None], [True, None, False, None, None, None],
+                                             strict=True):
         path = Path(run["run_dir"]) / "final.json"
-        path.write_text(json.dumps({**json.loads(path.read_text()), "settled": settled, "settled_update": update}))
+        path.write_text(json.dumps({**json.loads(path.read_text()), "settled": settled, "settled_update": update,
+                                    "settled_at_minimum": minimum}))
     table = collect_runs(runs)
     assert table["settled"].tolist()[:4] == [1.0, 0.0, 1.0, 0.0] and table["settled"].iloc[4:].isna().all()
     assert table["settled_update"].iloc[[0, 2]].tolist() == [71.0, 64.0] and math.isnan(table["settled_update"].iloc[1])
     summary = summarise(table)
     assert summary[["n_settled", "n_at_cap"]].values.tolist() == [[2, 1], [0, 0]]  # the diverged run is neither
-    assert display_table(summary)["settled"].tolist() == ["2/3", "n/a"]
+    assert summary["n_at_minimum"].tolist() == [1, 0]
+    assert display_table(summary)["settled"].tolist() == ["2/3 (1 at the minimum)", "n/a"]
     without_rule = summarise(table[table["variant"] == "temporal"])
     assert "settled" not in display_table(without_rule)  # no run has the rule: no column
 

@@ -217,3 +217,19 @@ def test_the_plan_tests_pass_beside_a_checkout_whose_results_hold_runs(tmp_path)
         env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))})
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert " passed" in result.stdout and "failed" not in result.stdout
+
+
+def test_fixes_from_the_first_update_make_each_run_one_phase_where_every_correction_acts():
+    config = config_with(tasks=[{"name": HUNT, "frames": 4096}], sweeps={}, fixes_act="from_first_update",
+                         trainer={**CONFIG["trainer"], "set": {"router_entropy_coef": 0}})
+    run = plan.run(config, HUNT, "entropy_min+temporal", "base", 1)
+    assert run.overrides["phases"] == [{"name": "train", "end": 1.0}]
+    assert all(run.overrides[f"corrections.{name}.phases"] == ["train"] for name in CONFIG["corrections"])
+    # Nothing is shared: every variant of a seed has its own first (and only) phase.
+    assert run.warmup_dir != plan.run(config, HUNT, "baseline", "base", 1).warmup_dir
+    with pytest.raises(plan.GridError, match="tasks.0': fixes_act: from_first_update has no warm-up"):
+        plan.build(config_with(tasks=[{"name": HUNT, "frames": 4096, "warmup_frames": 1024}], sweeps={},
+                               fixes_act="from_first_update"))
+    with pytest.raises(plan.GridError, match="finetune.until_settled"):
+        plan.build({**config, "finetune": {"until_settled": {"window": 10, "router_entropy": 0.03,
+                                                             "router_mutual_information": 0.1}}})

@@ -32,6 +32,8 @@ def test_sample_efficiency_hand_computed():
     result = sample_efficiency(metrics, 0.7)
     # fine-tuning only: trapezoid over (500, 0.8), (600, 0.8), (700, 0.6), (800, 1.0) = 80 + 70 + 80, over 300 frames
     assert result["return_auc"] == pytest.approx(230 / 300)
+    # the whole run, from the first measured update (200): 70 + 60 + 75 + 80 + 70 + 80 = 435 over 600 frames
+    assert result["return_auc_run"] == pytest.approx(435 / 600)
     # trailing 5-update means from update 6 on (update 1 measured nothing): 0.74 at 600, 0.68, 0.78 at 800.
     # The single update at 0.9 (200 frames) does not count.
     assert result["frames_to_threshold"] == 600.0
@@ -39,6 +41,7 @@ def test_sample_efficiency_hand_computed():
     assert sample_efficiency(metrics, 0.9)["frames_to_threshold"] == NEVER  # censored at the budget
     one_phase = sample_efficiency(metrics.assign(phase="finetune"), 0.7)
     assert math.isnan(one_phase["return_auc"])  # no warm-up before it: nothing counts as fine-tuning
+    assert one_phase["return_auc_run"] == pytest.approx(435 / 600)  # the whole run still does
     empty = sample_efficiency(metrics.assign(return_mean=np.nan))
     assert math.isnan(empty["return_auc"]) and empty["frames_to_threshold"] == NEVER
 

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from moe.config import default_config
+from moe.corrections import CORRECTIONS
 from moe.environments import make_env
 from moe.errors import CheckpointError, ConfigError
 from moe.evaluate import SUMMARY_KEYS
@@ -106,9 +107,10 @@ def test_phase_switches_and_corrections_turn_on_only_in_finetune(tiny_trainer):
     variant = ("entropy_min", "temporal", "overlap")
     coef = {name: config["corrections"][name]["coef"] for name in variant}
     others = {name: 0.0 for name in config["corrections"] if name not in variant}  # every other registered one
-    assert warmup == {"router_entropy": -config["router_entropy_coef"], **dict.fromkeys(variant, 0.0), **others}
+    assert warmup == {"router_entropy": -config["router_entropy_coef"], "router_label": 0.0,
+                      **dict.fromkeys(variant, 0.0), **others}
     # entropy_min flips the sign: the bonus goes, +lambda_E H(alpha) comes; the others are not in this variant.
-    assert finetune == {"router_entropy": 0.0, **coef, **others}
+    assert finetune == {"router_entropy": 0.0, "router_label": 0.0, **coef, **others}
     assert all(value > 0 for value in coef.values())
     quiet = type("Quiet", (), {"update": lambda self, row, total: None, "write": print})()
     trainer.run(quiet)
@@ -138,7 +140,8 @@ def test_metrics_and_final_files_have_the_documented_columns(tmp_path, short_tas
     expected = ["update", "frames", "phase", "fps", "return_mean", "success_rate", "episode_length",
                 "policy_entropy", "router_entropy", "marginal_router_entropy", "router_mutual_information",
                 "expert_similarity", "switch_rate", "loss_policy", "loss_value", "loss_router_entropy",
-                *(f"loss_{name}" for name in default_config()["corrections"]), *TIMING_COLUMNS]
+                *(f"loss_{name}" for name in default_config()["corrections"] if CORRECTIONS[name].term),
+                *(f"grad_router_{name}" for name in ("policy", "router_entropy", "entropy_min")), *TIMING_COLUMNS]
     assert set(expected + [f"usage_expert_{k}" for k in range(4)]) <= set(metrics.columns)
     usage = metrics[[f"usage_expert_{k}" for k in range(4)]].sum(axis=1)
     assert np.allclose(usage, 1.0, atol=1e-5)
@@ -284,13 +287,18 @@ def test_the_settle_rule_on_synthetic_series():
 def test_finetuning_ends_once_the_router_has_settled_and_final_json_says_when(tmp_path, short_task, tiny):
     """A tolerance of 2 nats: any 2-update window counts as settled, so fine-tuning stops after its 2nd
     update of 6 planned; a tolerance of 1e-9 never fires, and the run trains its planned length."""
-    def phases(tolerance):
+    def phases(tolerance, minimum=""):
         return [f"phases=[{{name: warmup, end: 0.25}}, {{name: finetune, end: 1.0, until_settled: {{window: 2, "
-                f"router_entropy: {tolerance}, router_mutual_information: {tolerance}}}}}]"]
+                f"router_entropy: {tolerance}, router_mutual_information: {tolerance}{minimum}}}}}]"]
 
     settled = train(short_task, "entropy_min", 5, 8 * 80, tmp_path / "settled", assignments=tiny + phases(2.0))
     assert list(pd.read_csv(tmp_path / "settled" / "metrics.csv")["phase"]) == ["warmup"] * 2 + ["finetune"] * 2
     assert (settled["settled"], settled["settled_update"], settled["frames"]) == (True, 4, 4 * 80)
+    assert settled["settled_at_minimum"] is None  # no minimum
+    # With a minimum of 3 updates the same rule waits for the 3rd fine-tuning update, and says so.
+    waited = train(short_task, "entropy_min", 5, 8 * 80, tmp_path / "waited",
+                   assignments=tiny + phases(2.0, ", min_updates: 3"))
+    assert (waited["settled"], waited["settled_update"], waited["settled_at_minimum"]) == (True, 5, True)
     capped = train(short_task, "entropy_min", 5, 8 * 80, tmp_path / "capped", assignments=tiny + phases(1e-9))
     assert (capped["settled"], capped["settled_update"], capped["frames"]) == (False, None, 8 * 80)
     plain = train(short_task, "entropy_min", 5, 160, tmp_path / "plain", assignments=tiny)

@@ -171,27 +171,39 @@ def sample_efficiency(metrics_df: pd.DataFrame, threshold: float = RETURN_THRESH
       time-averaged return during fine-tuning, in [0, 1] for returns in [0, 1].
       Updates where no episode ended (NaN) are skipped; one measured update gives its
       value; a run with a single phase has no fine-tuning (NaN).
+    - `return_auc_run`: the same over the whole run, warm-up included: how fast the run
+      learned, normalised to [0, 1] (1: return 1 from the first update on). Where the
+      warm-up is shared by every variant it dilutes their differences; where the fixes
+      act from the first update it is the learning-speed measure.
     - `frames_to_threshold`: frames from the run's start to the first update where the
       trailing mean of `return_mean` over `SMOOTHING_UPDATES` updates (all measured) is
       >= threshold (`moe.warmup.first_reaching`, the rule that ends a warm-up early);
       `NEVER` (inf: censored at the budget) if it never gets there.
     """
-    out = {"return_auc": math.nan, "frames_to_threshold": math.nan}
+    out = {"return_auc": math.nan, "return_auc_run": math.nan, "frames_to_threshold": math.nan}
     if metrics_df.empty or "return_mean" not in metrics_df:
         return out
     data = metrics_df.sort_values("frames")
     reached = first_reaching(data["return_mean"].tolist(), threshold)
     out["frames_to_threshold"] = float(data["frames"].iloc[reached - 1]) if reached else NEVER
+    out["return_auc_run"] = _time_averaged_return(data)
     if "phase" in data:
         data = data[~first_phase_rows(data)]
-    finetune = data.dropna(subset=["return_mean"])
-    frames = finetune["frames"].to_numpy(dtype=float)
-    returns = finetune["return_mean"].to_numpy(dtype=float)
-    if frames.size == 1:
-        out["return_auc"] = float(returns[0])
-    elif frames.size > 1:
-        out["return_auc"] = float(np.trapezoid(returns, frames) / (frames[-1] - frames[0]))
+    out["return_auc"] = _time_averaged_return(data)
     return out
+
+
+def _time_averaged_return(rows: pd.DataFrame) -> float:
+    """The trapezoid integral of `return_mean` over `frames`, divided by the frames it spans (NaN rows
+    skipped; one measured row gives its value; none, NaN)."""
+    measured = rows.dropna(subset=["return_mean"])
+    frames = measured["frames"].to_numpy(dtype=float)
+    returns = measured["return_mean"].to_numpy(dtype=float)
+    if frames.size == 1:
+        return float(returns[0])
+    if frames.size > 1:
+        return float(np.trapezoid(returns, frames) / (frames[-1] - frames[0]))
+    return math.nan
 
 
 def add_sample_efficiency(runs: pd.DataFrame, threshold: float = RETURN_THRESHOLD) -> pd.DataFrame:

@@ -113,6 +113,8 @@ METRICS: dict[str, Metric] = {
         # From metrics.csv (moe.analysis.curves.sample_efficiency):
         Metric("return_auc", "return AUC (fine-tune)", "", HIGHER, (0.0, 1.0), diverged=0.0,
                source=METRICS_CSV, shown_in=_TABLE),
+        Metric("return_auc_run", "return AUC (whole run)", "", HIGHER, (0.0, 1.0), diverged=0.0,
+               source=METRICS_CSV, shown_in=_TABLE),
         Metric("frames_to_threshold", "frames to threshold", "frames", LOWER, diverged=NEVER,
                source=METRICS_CSV, summary="median", shown_in=_TABLE),
     ]

@@ -16,8 +16,9 @@ FINISHED, DIVERGED, FAILED, MISSING = "finished", "diverged", "failed", "missing
 STATUSES = [FINISHED, DIVERGED, FAILED, MISSING]
 #: Facts about a run (not statistics) kept from final.json. `settled`: 1 if its last phase ended
 #: because the router settled (`until_settled`), 0 if it ran to its cap, NaN without that rule;
-#: `settled_update`: the update it ended at when it settled.
-RUN_FIELDS = ["num_experts", "frames", "episodes", "settled", "settled_update"]
+#: `settled_update`: the update it ended at when it settled; `settled_at_minimum`: 1 if it settled at the
+#: rule's `min_updates`, the earliest it could (NaN without a minimum).
+RUN_FIELDS = ["num_experts", "frames", "episodes", "settled", "settled_update", "settled_at_minimum"]
 #: The `verdict` column of a run that has none: its final.json predates verdicts or has null
 #: (a task without intent labels).
 NO_VERDICT = "n/a"

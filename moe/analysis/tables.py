@@ -33,7 +33,8 @@ def summarise(
     `n_verdict_<v>` for every value v of the runs' `verdict` column (`VERDICT_COUNTS`:
     the four verdicts, `diverged`, `n/a`; 0 where `runs` has no such column), `n_settled` and
     `n_at_cap` (finished runs whose last phase ended because the router settled, or at its
-    cap; both 0 for runs without the rule); per metric
+    cap; both 0 for runs without the rule) and `n_at_minimum` (settled at the rule's
+    `min_updates`, the earliest allowed); per metric
     (default: every registered metric present in `runs`), `<metric>_n` (runs with a
     value: finished ones, plus diverged ones where they score as failures) and either
     `<metric>_mean`, `<metric>_ci_low`, `<metric>_ci_high` (`mean_ci`) or, for a
@@ -55,6 +56,9 @@ def summarise(
         # A diverged run under the rule records settled false: it did not reach the cap either.
         settled = group.loc[group["status"] == FINISHED, "settled"] if "settled" in group else pd.Series(dtype=float)
         row["n_settled"], row["n_at_cap"] = int((settled == 1).sum()), int((settled == 0).sum())
+        at_minimum = group.loc[group["status"] == FINISHED, "settled_at_minimum"] \
+            if "settled_at_minimum" in group else pd.Series(dtype=float)
+        row["n_at_minimum"] = int((at_minimum == 1).sum())
         for name in metrics:
             values = group[name].dropna().to_numpy(dtype=float)
             row[f"{name}_n"] = values.size
@@ -137,8 +141,11 @@ def display_table(
     table["verdicts"] = [verdict_cell({v: row[f"n_verdict_{v}"] for v in VERDICT_COUNTS}, row["n_seeds"])
                          for _, row in summary.iterrows()]
     if "n_settled" in summary and (summary["n_settled"] + summary["n_at_cap"]).any():
-        table["settled"] = [f"{settled}/{settled + at_cap}" if settled + at_cap else "n/a"
-                            for settled, at_cap in zip(summary["n_settled"], summary["n_at_cap"], strict=True)]
+        at_minimum = summary["n_at_minimum"] if "n_at_minimum" in summary else [0] * len(summary)
+        table["settled"] = [(f"{settled}/{settled + at_cap}" + (f" ({minimum} at the minimum)" if minimum else ""))
+                            if settled + at_cap else "n/a"
+                            for settled, at_cap, minimum in zip(summary["n_settled"], summary["n_at_cap"], at_minimum,
+                                                                strict=True)]
     for name in metrics:
         if f"{name}_n" not in summary:
             continue
