@@ -15,6 +15,7 @@ from envs.base import MultiIntentEnv
 from envs.dodge import DodgeEnv
 from envs.hunt import HuntEnv
 from envs.key_door import KeyDoorEnv
+from envs.remap import RemapEnv
 
 # name -> (class, small size, standard size)
 _TASKS = {
@@ -39,14 +40,26 @@ for _name, (_cls, _small, _standard) in _TASKS.items():
         _ids.append(_id)
 
 
+# The conflict family (envs/remap.py): n intents, `conflict` of the three moves remapped per intent;
+# apart from TASKS, the suite of small and standard tasks.
+REMAP_TASKS: list[str] = []
+for _n, _conflict, _size in [*((n, c, 8) for n in (2, 4, 8) for c in range(4)), (2, 3, 6)]:
+    _id = f"MultiIntent-Remap-n{_n}-c{_conflict}-{_size}x{_size}-v0"
+    register(id=_id, entry_point=f"{RemapEnv.__module__}:{RemapEnv.__name__}",
+             kwargs={"size": _size, "n_intents": _n, "conflict": _conflict})
+    REMAP_TASKS.append(_id)
+
+
 def intents_of(env_id: str) -> tuple[str, ...] | None:
     """The intent labels of a registered env id, None if it has none.
 
     Reads the class behind the spec's entry point; builds no environment.
     Raises gymnasium's error for an unregistered id.
     """
-    entry_point = gym.spec(env_id).entry_point
-    creator = load_env_creator(entry_point) if isinstance(entry_point, str) else entry_point
+    spec = gym.spec(env_id)
+    creator = load_env_creator(spec.entry_point) if isinstance(spec.entry_point, str) else spec.entry_point
+    if hasattr(creator, "intents_for"):  # a task whose labels depend on its settings
+        return creator.intents_for(**spec.kwargs)
     return getattr(creator, "intents", None)
 
 
@@ -55,6 +68,8 @@ __all__ = [
     "HuntEnv",
     "KeyDoorEnv",
     "MultiIntentEnv",
+    "REMAP_TASKS",
+    "RemapEnv",
     "SMALL_TASKS",
     "STANDARD_TASKS",
     "TASKS",

@@ -45,7 +45,7 @@ def _assert_same_as_minigrid(env: MiniGridEnv, steps: int = 1500, seed: int = 0)
     return seen
 
 
-@pytest.mark.parametrize("env_id", list(envs.TASKS) + STOCK_ENVS)
+@pytest.mark.parametrize("env_id", list(envs.TASKS) + STOCK_ENVS + ["MultiIntent-Remap-n8-c3-8x8-v0"])
 def test_view_equals_minigrid_on_random_walks(env_id):
     seen = _assert_same_as_minigrid(gym.make(env_id).unwrapped)
     assert seen["directions"] == {0, 1, 2, 3}

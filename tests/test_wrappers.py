@@ -65,7 +65,7 @@ def test_every_wrapper_is_found_and_buildable():
 # ReseedWrapper picks its own seeds and says so (after a colour code) when given one.
 @pytest.mark.filterwarnings("ignore:.*A seed has been passed to `ReseedWrapper.reset`")
 @pytest.mark.parametrize("wrapper", WRAPPERS, ids=lambda cls: cls.__name__)
-@pytest.mark.parametrize("env_id", ALL)
+@pytest.mark.parametrize("env_id", ALL + ["MultiIntent-Remap-n8-c3-8x8-v0"])
 def test_observations_lie_in_the_wrappers_space(env_id, wrapper):
     env = _wrap(wrapper, env_id)
     intents = envs.intents_of(env_id)
