@@ -194,10 +194,10 @@ def verdict(statistics: dict, experts: int) -> str:
     """`hedge`, `collapse`, `split` or `specialise`: the first rule that holds (docs/DESIGN.md, "Verdicts").
 
     - hedge: a step's routing is spread (mean H(alpha_t) at least half of ln K);
-    - collapse: it commits, and one expert carries nearly all the evaluation's weight
-      (exp(marginal entropy), the effective number of experts, under 1.5);
     - specialise: it commits by intent (intent_explained at least 1/2) and distinct
       intents have distinct modal experts;
+    - collapse: it commits, not by intent, and one expert carries nearly all the
+      evaluation's weight (exp(marginal entropy), the effective number of experts, under 1.5);
     - split: it commits and uses several experts, but not by intent.
     With one expert there is nothing to route: `collapse` by construction.
     """
@@ -205,10 +205,12 @@ def verdict(statistics: dict, experts: int) -> str:
         return "collapse"
     if statistics["pooled_router_entropy"] >= HEDGE_ENTROPY_FRACTION * math.log(experts):
         return "hedge"
-    if math.exp(statistics["pooled_marginal_entropy"]) < COLLAPSE_EFFECTIVE_EXPERTS:
-        return "collapse"
     explained = statistics["intent_explained"]
     explained = math.nan if explained is None else explained  # null in final.json
     if not math.isnan(explained) and explained >= SPECIALISE_EXPLAINED and statistics["distinct_modal_experts"]:
         return "specialise"
+    # After specialise: where one intent is most of the steps (Dodge's navigate), the intent oracle
+    # itself puts nearly all the weight on that intent's expert.
+    if math.exp(statistics["pooled_marginal_entropy"]) < COLLAPSE_EFFECTIVE_EXPERTS:
+        return "collapse"
     return "split"

@@ -84,10 +84,10 @@ def fake_verdict(k: int, router_entropy: float, marginal_entropy: float, intent_
         return COLLAPSE
     if router_entropy >= math.log(k) / 2:
         return HEDGE
-    if math.exp(marginal_entropy) < 1.5:
-        return COLLAPSE
     if intent_explained is not None and intent_explained >= 0.5 and distinct_modal_experts:
         return SPECIALISE
+    if math.exp(marginal_entropy) < 1.5:
+        return COLLAPSE
     return SPLIT
 
 

@@ -250,3 +250,16 @@ def test_two_experts_used_by_state_are_a_split_and_one_carrying_nearly_all_the_w
     assert math.exp(nearly_one["pooled_marginal_entropy"]) == pytest.approx(math.exp(-(0.9 * math.log(0.9)
                                                                                         + 0.1 * math.log(0.1))))
     assert nearly_one["verdict"] == "collapse"  # 1.38 effective experts
+
+
+def test_an_oracle_on_a_rare_intent_specialises_though_one_expert_carries_most_weight():
+    """Intent b on 1 step in 10 (Dodge's evade is rare): the oracle routes b to expert 1 and puts 90%
+    of the weight on expert 0, 1.38 effective experts, under the collapse threshold; it routes by intent."""
+    intents = np.array((["a"] * 9 + ["b"]) * 4)
+    oracle = pooled_router_statistics(routed([0] * 9 + [1]) .repeat(4, 1), intents, ("a", "b"))
+    assert math.exp(oracle["pooled_marginal_entropy"]) == pytest.approx(math.exp(-(0.9 * math.log(0.9)
+                                                                                    + 0.1 * math.log(0.1))))
+    assert oracle["intent_explained"] == pytest.approx(1.0)
+    assert oracle["verdict"] == "specialise"
+    blind = pooled_router_statistics(routed([0] * 8 + [1, 0]).repeat(4, 1), intents, ("a", "b"))  # 90/10, not by intent
+    assert blind["verdict"] == "collapse"

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 
 HIGHER, LOWER, NONE = "higher", "lower", "none"
 #: The verdicts on a run's router (docs/DESIGN.md, "Verdicts"; decided by `moe.router_statistics.verdict`),
-#: in the order its rule tries them.
+#: in the tables' order.
 VERDICTS = ("hedge", "collapse", "split", "specialise")
 FINAL_JSON, METRICS_CSV = "final.json", "metrics.csv"
 FINAL_METRICS_TABLE, LEARNING_CURVES = "final_metrics", "learning_curves"
