@@ -124,6 +124,8 @@ ROUTINGS = ("mixture", "hard")
 #: `model.router_memory`: what the router reads besides the current features.
 ROUTER_MEMORIES = ("none", "previous_alpha")
 ORACLE_LOG_ZERO = -1.0e4  # exp() of it is exactly 0 in float32
+#: The most intent labels a task may have for `intent_input` (envs.remap.MAX_INTENTS is 18).
+MAX_INTENT_LABELS = 32
 
 
 @dataclass
@@ -169,7 +171,7 @@ class MoEAgent(nn.Module):
     def __init__(self, num_actions: int, view_size: int = 7, encoder: str = "gat", num_experts: int = 4,
                  hidden: int = 64, gat_dim: int = 32, gat_layers: int = 1, gat_heads: int = 2, gat_radius: int = 1,
                  router: str = "learned", router_memory: str = "none", routing: str = "mixture",
-                 oracle_noise: float = 0.0):
+                 oracle_noise: float = 0.0, intent_input: bool = False):
         super().__init__()
         if num_experts < 1:
             raise ValueError(f"num_experts must be at least 1, got {num_experts}")
@@ -210,17 +212,26 @@ class MoEAgent(nn.Module):
         # bias_balance's per-expert bias on the router's logits: moved by its rule after each update, never
         # by gradient; saved with the model. Zero (adding it changes no number) unless bias_balance acts.
         self.register_buffer("router_bias", torch.zeros(num_experts))
+        # The intent label as an input of every head (a control: one network told the intent, or MTPPO's
+        # task one-hot): a learned embedding of the label's index added to the features, index 0 for a
+        # step without a label. Created last, so that without it the initial weights are as before.
+        self.intent_embedding = nn.Embedding(MAX_INTENT_LABELS + 1, feature_dim, padding_idx=0) \
+            if intent_input else None
 
-    def features(self, image: torch.Tensor, direction: torch.Tensor) -> torch.Tensor:
-        """h_t: what the router, the critic and the experts all see."""
-        return self.encoder(image) + self.direction_embedding(direction.long())
+    def features(self, image: torch.Tensor, direction: torch.Tensor,
+                 intent: torch.Tensor | None = None) -> torch.Tensor:
+        """h_t: what the router, the critic and the experts all see (with `intent_input`, the label too)."""
+        features = self.encoder(image) + self.direction_embedding(direction.long())
+        if self.intent_embedding is not None:
+            features = features + self.intent_embedding(intent + 1)
+        return features
 
     def forward(self, image: torch.Tensor, direction: torch.Tensor, intent: torch.Tensor | None = None,
                 previous_alpha: torch.Tensor | None = None) -> AgentOutput:
         """`intent` (B,): the true intent's index, read only by the oracle router; `previous_alpha`
         (B, K): the router's output at the same environment's previous step, uniform at an
         episode's start, read only by a router with memory (never differentiated through)."""
-        features = self.features(image, direction)
+        features = self.features(image, direction, intent)
         pre_activation = self.heads_first(features).view(-1, self.num_experts + 2, self.hidden)
         if self.router_memory is not None:
             memory = self.router_memory(previous_alpha.detach()).unsqueeze(1)

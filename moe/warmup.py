@@ -35,7 +35,8 @@ WARMUP_MARKER = "warmup.json"
 SMOOTHING_UPDATES = 5
 #: Settings that never touch training numbers; the phases count through the warm-up's length.
 _NOT_TRAINING = ("eval", "checkpoint", "phases", "corrections", "tensorboard")
-_LEGACY_MODEL_SETTINGS = {"router": "learned", "router_memory": "none", "routing": "mixture", "oracle_noise": 0.0}
+_LEGACY_MODEL_SETTINGS = {"router": "learned", "router_memory": "none", "routing": "mixture", "oracle_noise": 0.0,
+                          "intent_input": False}
 #: Top-level settings added since, at the value that reproduces earlier warm-ups.
 _LEGACY_SETTINGS = {"router_label_coef": 1.0}
 

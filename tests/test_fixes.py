@@ -231,3 +231,17 @@ def test_a_run_with_every_new_option_trains_and_reproduces(tmp_path):
     assert metrics[0]["grad_router_entropy_min"].iloc[-1] > 0 and math.isnan(metrics[0]["grad_router_entropy_min"][0])
     assert 0 <= finals[0]["return_auc_run"] <= 1 and "frames_to_threshold" in finals[0]
     assert json.loads((tmp_path / "first/final.json").read_text())["num_experts"] == 2
+
+
+def test_the_intent_as_an_input_reaches_every_head_and_leaves_other_weights_as_they_were():
+    torch.manual_seed(0)
+    told = MoEAgent(num_actions=3, num_experts=1, hidden=8, gat_dim=8, intent_input=True)
+    torch.manual_seed(0)
+    plain = MoEAgent(num_actions=3, num_experts=1, hidden=8, gat_dim=8)
+    for name, weight in plain.state_dict().items():
+        assert torch.equal(told.state_dict()[name], weight)  # the embedding is drawn last
+    image, direction = torch.zeros(2, 7, 7, 3, dtype=torch.uint8), torch.zeros(2, dtype=torch.long)
+    by_intent = told(image, direction, intent=torch.tensor([0, 1]))
+    assert not torch.allclose(by_intent.value[0], by_intent.value[1])  # same view, different label
+    unlabelled = told(image, direction, intent=torch.tensor([-1, -1]))
+    assert torch.allclose(unlabelled.value, plain(image, direction, intent=torch.tensor([-1, -1])).value)
