@@ -595,3 +595,21 @@ def test_plots_write_pdf_and_png_even_with_empty_panels(tmp_path):
                        reference_lines={"router_entropy": entropy_reference_lines(4)}, xlabel="the variant")
     for first, second in zip(final_paths, again, strict=True):
         assert first.read_bytes() == second.read_bytes(), first.suffix
+
+
+def test_the_iqm_and_its_stratified_bootstrap_interval():
+    from moe.analysis.stats import iqm, iqm_interval
+
+    # 8 scores: the middle four after cutting the lowest two and the highest two.
+    assert iqm([0.0, 10.0, 1.0, 2.0, 3.0, 4.0, -5.0, 7.0]) == pytest.approx((1 + 2 + 3 + 4) / 4)
+    # Runs x tasks: every score counts once, whatever its task.
+    matrix = np.array([[0.1, 0.5, 0.9], [0.2, 0.6, 1.0], [0.3, 0.4, 0.8], [0.2, 0.5, 0.9]])
+    estimate, low, high = iqm_interval(matrix, resamples=2000, seed=1)
+    assert estimate == pytest.approx(iqm(matrix.ravel()))
+    assert low <= estimate <= high and high - low < 0.3
+    assert iqm_interval(matrix, resamples=2000, seed=1) == (estimate, low, high)  # seeded
+    # Stratified: a resample keeps each task's runs in that task, so a task whose runs all
+    # agree contributes its value to every resample; scores that all agree give a point.
+    assert iqm_interval(np.full((5, 3), 0.7), resamples=500) == pytest.approx((0.7, 0.7, 0.7))
+    with pytest.raises(ValueError, match="runs x tasks"):
+        iqm_interval([0.1, 0.2])

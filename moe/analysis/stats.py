@@ -95,3 +95,31 @@ def holm(p_values) -> np.ndarray:
     result[order] = adjusted
     result[np.isnan(p)] = math.nan
     return result
+
+
+def iqm(scores) -> float:
+    """The interquartile mean of every score (NaNs dropped): the mean of the middle 50%, the
+    lowest and highest quarters cut (`scipy.stats.trim_mean(x, 0.25)`; Agarwal et al. 2021,
+    "Deep RL at the Edge of the Statistical Precipice", over runs x tasks at once)."""
+    x = _finite(scores)
+    return float(scipy_stats.trim_mean(x, 0.25)) if x.size else math.nan
+
+
+def iqm_interval(scores, confidence: float = CONFIDENCE, resamples: int = 10_000,
+                 seed: int = 0) -> tuple[float, float, float]:
+    """`(iqm, low, high)` of a runs x tasks matrix, with the stratified bootstrap of Agarwal et al.
+    (rliable's default): each resample draws, for every task alone, as many runs as it has, with
+    replacement, and takes the IQM of the whole matrix; the interval is the resamples' percentiles.
+    Stratified, so that every resample keeps every task: an IQM over few tasks is otherwise
+    mostly the middle task's score."""
+    matrix = np.asarray(scores, dtype=float)
+    if matrix.ndim != 2 or not matrix.size:
+        raise ValueError(f"scores must be a runs x tasks matrix, got shape {matrix.shape}")
+    rng = np.random.default_rng(seed)
+    runs = matrix.shape[0]
+    picks = rng.integers(runs, size=(resamples, runs, matrix.shape[1]))
+    resampled = np.take_along_axis(matrix[None].repeat(resamples, 0), picks, axis=1)
+    statistics = scipy_stats.trim_mean(resampled.reshape(resamples, -1), 0.25, axis=1)
+    tail = (1 - confidence) / 2
+    low, high = np.quantile(statistics, [tail, 1 - tail])
+    return iqm(matrix), float(low), float(high)
