@@ -15,6 +15,7 @@ from envs.base import MultiIntentEnv
 from envs.dodge import DodgeEnv
 from envs.hunt import HuntEnv
 from envs.key_door import KeyDoorEnv
+from envs.multitask import SUITES, SuiteTask
 from envs.remap import RemapEnv
 
 # name -> (class, small size, standard size)
@@ -50,6 +51,21 @@ for _n, _conflict, _size in [*((n, c, 8) for n in (2, 4, 8) for c in range(4)), 
     REMAP_TASKS.append(_id)
 
 
+# MOORE's multi-task suites (envs/multitask.py): Minigrid's own tasks, the task as the intent.
+MULTITASK_SUITES: list[str] = []
+for _suite in SUITES:
+    _id = f"MultiTask-{_suite}-v0"
+    register(id=_id, entry_point=f"{SuiteTask.__module__}:{SuiteTask.__name__}", kwargs={"suite": _suite})
+    MULTITASK_SUITES.append(_id)
+
+
+def members_of(env_id: str) -> tuple[str, ...] | None:
+    """The member tasks of a multi-task suite's id (Minigrid ids, in task order), None for one task."""
+    spec = gym.spec(env_id)
+    creator = load_env_creator(spec.entry_point) if isinstance(spec.entry_point, str) else spec.entry_point
+    return creator.members_for(**spec.kwargs) if hasattr(creator, "members_for") else None
+
+
 def intents_of(env_id: str) -> tuple[str, ...] | None:
     """The intent labels of a registered env id, None if it has none.
 
@@ -67,6 +83,7 @@ __all__ = [
     "DodgeEnv",
     "HuntEnv",
     "KeyDoorEnv",
+    "MULTITASK_SUITES",
     "MultiIntentEnv",
     "REMAP_TASKS",
     "RemapEnv",
@@ -74,4 +91,5 @@ __all__ = [
     "STANDARD_TASKS",
     "TASKS",
     "intents_of",
+    "members_of",
 ]

@@ -10,7 +10,7 @@ import torch
 from gymnasium.envs.registration import load_env_creator
 from minigrid.minigrid_env import MiniGridEnv
 
-from envs import intents_of
+from envs import intents_of, members_of
 from envs.view import use_egocentric_observation
 from moe.config import ConfigError
 
@@ -31,7 +31,7 @@ def check_env_id(env_id: str) -> None:
         raise ConfigError(f"unknown env id {env_id!r}{hint} (multi-intent tasks are MultiIntent-*-v0)")
     entry_point = gym.spec(env_id).entry_point
     creator = load_env_creator(entry_point) if isinstance(entry_point, str) else entry_point
-    if not (isinstance(creator, type) and issubclass(creator, MiniGridEnv)):
+    if not (isinstance(creator, type) and issubclass(creator, MiniGridEnv)) and members_of(env_id) is None:
         raise ConfigError(f"env id {env_id!r} is not a MiniGrid environment")
 
 
@@ -51,20 +51,22 @@ class ImageAndDirection(gym.ObservationWrapper):
         return {"direction": observation["direction"], "image": observation["image"]}
 
 
-def make_env(env_id: str) -> gym.Env:
-    """One environment whose observations are the image and the direction.
+def make_env(env_id: str, task: int | None = None) -> gym.Env:
+    """One environment whose observations are the image and the direction; of a multi-task
+    suite, its member `task` (0 by default).
 
     Observations come from `envs.view`, which computes MiniGrid's view bit for
     bit at several times the speed of MiniGrid's own code.
     """
     check_env_id(env_id)
-    env = gym.make(env_id)
+    env = gym.make(env_id) if task is None else gym.make(env_id, task=task)
     use_egocentric_observation(env.unwrapped)
     return ImageAndDirection(env)
 
 
 class EnvBatch:
-    """`num_envs` copies of one environment, stepped one after another in this process.
+    """`num_envs` copies of one environment, stepped one after another in this process (of a
+    multi-task suite, an equal share of the environments per member task).
 
     Same-step autoreset: a step that ends an episode returns that episode's
     reward and done flags together with the next episode's first observation,
@@ -75,7 +77,14 @@ class EnvBatch:
     """
 
     def __init__(self, env_id: str, num_envs: int):
-        self.envs = [make_env(env_id) for _ in range(num_envs)]
+        members = members_of(env_id)
+        if members is None:
+            self.envs = [make_env(env_id) for _ in range(num_envs)]
+        elif num_envs % len(members):
+            raise ConfigError(f"config key num_envs: {env_id} has {len(members)} tasks, each given an equal share "
+                              f"of the environments, so num_envs must divide by {len(members)}, not {num_envs}")
+        else:  # environment i runs task i mod n: every task takes as many steps
+            self.envs = [make_env(env_id, task=index % len(members)) for index in range(num_envs)]
         self.intents = intents_of(env_id) or ()  # the task's labels; the oracle router reads their index
         # Each environment's spaces (the batch adds a leading dimension of num_envs).
         self.observation_space = self.envs[0].observation_space

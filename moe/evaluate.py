@@ -13,7 +13,8 @@ import math
 import numpy as np
 import torch
 
-from envs import intents_of
+from envs import intents_of, members_of
+from envs.multitask import ACHIEVABLE_RETURN
 from moe.analysis.metrics import router_statistics
 from moe.environments import make_env, observation_tensors
 from moe.model import noisy_intent
@@ -25,7 +26,9 @@ PER_EPISODE = tuple(router_statistics("episode"))
 #: Statistics over all evaluation steps at once, then the verdict they decide (moe.router_statistics).
 POOLED = (*router_statistics("pooled"), "modal_expert_by_intent", "verdict")
 #: Every key final.json reports for an evaluation, in order (null where undefined, e.g. after divergence).
-SUMMARY_KEYS = ("return_mean", "success_rate", "episode_length", *PER_EPISODE,
+#: Of a multi-task suite: per task, the return and the return over the best achievable (null otherwise).
+BY_TASK = ("return_by_task", "normalized_return_by_task", "normalized_return_mean")
+SUMMARY_KEYS = ("return_mean", "success_rate", "episode_length", *BY_TASK, *PER_EPISODE,
                 *(f"{key}_success" for key in PER_EPISODE), "intents", "expert_usage_by_intent", *POOLED)
 
 
@@ -50,6 +53,7 @@ def evaluate(agent, env_id: str, episodes: int, seed_base: int, greedy: bool, de
         "return_mean": float(np.mean([episode["return"] for episode in steps])),
         "success_rate": float(np.mean([episode["success"] for episode in steps])),
         "episode_length": float(np.mean([len(episode["alpha"]) for episode in steps])),
+        **_by_task(env_id, steps),
         **_mean_over_episodes(per_episode, ""),
         **_mean_over_episodes(successful, "_success"),
         "intents": list(intents) if intents else None,
@@ -68,9 +72,14 @@ def evaluate(agent, env_id: str, episodes: int, seed_base: int, greedy: bool, de
 
 
 def _play(agent, env_id: str, episodes: int, seed_base: int, greedy: bool, device: torch.device) -> list[dict]:
-    """Each episode's steps: alpha, expert similarity, intent, action, reward; and its return and success."""
-    num_parallel = min(MAX_PARALLEL, episodes)
-    environments = [make_env(env_id) for _ in range(num_parallel)]
+    """Each episode's steps: alpha, expert similarity, intent, action, reward; and its return and success.
+    Of a multi-task suite, episode j plays task j mod n."""
+    tasks = len(members_of(env_id) or (None,))
+    # A multiple of the suite's tasks, so that environment i, which plays episodes i, i + num_parallel, ...,
+    # plays task i mod n throughout.
+    num_parallel = max(tasks, min(MAX_PARALLEL, episodes) // tasks * tasks)
+    environments = [make_env(env_id) if tasks == 1 else make_env(env_id, task=index % tasks)
+                    for index in range(num_parallel)]
     # Episode j runs on environment j % num_parallel, so the set of levels does not depend on timing.
     queues = [list(range(index, episodes, num_parallel)) for index in range(num_parallel)]
     sampler = torch.Generator().manual_seed(seed_base)
@@ -126,6 +135,21 @@ def _play(agent, env_id: str, episodes: int, seed_base: int, greedy: bool, devic
     for environment in environments:
         environment.close()
     return record
+
+
+def _by_task(env_id: str, steps: list[dict]) -> dict:
+    """Of a multi-task suite, each task's mean return (`return_by_task`), that return over the task's best
+    achievable one (`normalized_return_by_task`, envs.multitask.ACHIEVABLE_RETURN) and the mean of those
+    over the tasks (`normalized_return_mean`); None for a single task."""
+    members = members_of(env_id)
+    if members is None:
+        return dict.fromkeys(BY_TASK)
+    returns = {intents_of(env_id)[task]: float(np.mean([episode["return"] for episode in steps[task::len(members)]]))
+               for task in range(len(members)) if steps[task::len(members)]}
+    normalized = {label: value / ACHIEVABLE_RETURN[members[index]]
+                  for index, (label, value) in enumerate(returns.items())}
+    return {"return_by_task": returns, "normalized_return_by_task": normalized,
+            "normalized_return_mean": float(np.mean(list(normalized.values())))}
 
 
 def _usage_by_intent(episode: dict, intents: tuple[str, ...]) -> dict[str, list[float] | None]:
