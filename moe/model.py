@@ -212,6 +212,7 @@ class MoEAgent(nn.Module):
         # bias_balance's per-expert bias on the router's logits: moved by its rule after each update, never
         # by gradient; saved with the model. Zero (adding it changes no number) unless bias_balance acts.
         self.register_buffer("router_bias", torch.zeros(num_experts))
+        self._register_load_state_dict_pre_hook(_zero_bias_where_missing)
         # The intent label as an input of every head (a control: one network told the intent, or MTPPO's
         # task one-hot): a learned embedding of the label's index added to the features, index 0 for a
         # step without a label. Created last, so that without it the initial weights are as before.
@@ -258,6 +259,13 @@ class MoEAgent(nn.Module):
         action_log_probs = torch.logsumexp(log_alpha.t().unsqueeze(1) + expert_log_probs, dim=0).t()
         return AgentOutput(action_log_probs, router_logits, log_alpha, expert_logits.permute(2, 0, 1), value,
                            expert_log_probs.permute(2, 0, 1))
+
+
+def _zero_bias_where_missing(state_dict, prefix, *_) -> None:
+    """A model saved before bias_balance existed had no router bias, i.e. a zero one."""
+    weight = state_dict.get(prefix + "router_out.weight")
+    if weight is not None:
+        state_dict.setdefault(prefix + "router_bias", torch.zeros(weight.shape[0], dtype=weight.dtype))
 
 
 def noisy_intent(intent: torch.Tensor, noise: float, num_experts: int,

@@ -32,7 +32,7 @@ from moe.corrections import CORRECTIONS
 from moe.environments import EnvBatch, check_env_id, observation_tensors
 from moe.errors import CheckpointError, ConfigError
 from moe.evaluate import SUMMARY_KEYS, evaluate
-from moe.model import build_agent
+from moe.model import MAX_INTENT_LABELS, build_agent
 from moe.ppo import (
     NonFiniteLoss,
     RolloutCarry,
@@ -93,6 +93,9 @@ class Trainer:
         self.update_index = 0
         self.metrics_rows: list[dict] = []
         num_envs, experts = config["num_envs"], config["model"]["num_experts"]
+        if config["model"]["intent_input"] and len(self.envs.intents) > MAX_INTENT_LABELS:
+            raise ConfigError(f"config key model.intent_input: {env_id} has {len(self.envs.intents)} intent labels, "
+                              f"more than the embedding's {MAX_INTENT_LABELS}")
         for router in self.routers():  # the run's, and any a phase sets
             if router in ("oracle", "supervised") and not self.envs.intents:
                 raise ConfigError(f"config key model.router: the {router} router needs a task with intent labels; "
@@ -260,8 +263,6 @@ class Trainer:
                 f"the checkpoint in {self.out_dir} holds its environments as "
                 f"{type(state['pickled']['envs']).__name__} and no intents, from an older version of the trainer; "
                 "delete checkpoint.pt and checkpoint.prev.pt there to start this run over")
-        # A checkpoint from before bias_balance existed: its router had no bias, i.e. a zero one.
-        state["model"].setdefault("router_bias", torch.zeros_like(self.agent.router_bias))
         self.agent.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.update_index = state["update_index"]
@@ -433,6 +434,9 @@ def finish(trainer: Trainer, status: str, warmup_signature: dict | None) -> dict
         return marker
     trainer.envs.close()
     episode_rows = []
+    # The router of the last phase trained routes the evaluation (set by each update, and here too for a
+    # run resumed from the checkpoint of its last update, which trains no update).
+    trainer.agent.router = phase_config(config, trainer.phase(max(trainer.update_index - 1, 0)))["model"]["router"]
     if status == "finished":
         evaluation, episode_rows = evaluate(
             trainer.agent, trainer.env_id, config["eval"]["episodes"],
@@ -447,8 +451,10 @@ def finish(trainer: Trainer, status: str, warmup_signature: dict | None) -> dict
                            .to_csv(index=False))
     settled = trainer.settled_update()
     rule = config["phases"][-1].get("until_settled")
+    # The earliest the rule can end the phase: after max(window, min_updates) of its updates.
     at_minimum = None if settled is None or not rule.get("min_updates") else \
-        sum(row["phase"] == config["phases"][-1]["name"] for row in trainer.metrics_rows) == rule["min_updates"]
+        sum(row["phase"] == config["phases"][-1]["name"] for row in trainer.metrics_rows) \
+        == max(rule["window"], rule["min_updates"])
     final = {"status": status, "frames": trainer.update_index * trainer.batch_frames,
              "episodes": config["eval"]["episodes"], "greedy": config["eval"]["greedy"],
              "num_experts": config["model"]["num_experts"], **_finite(evaluation),

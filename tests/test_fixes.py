@@ -213,11 +213,11 @@ def test_a_run_with_every_new_option_trains_and_reproduces(tmp_path):
 
     settings = ["num_envs=2", "rollout_steps=40", "minibatch_size=40", "eval.episodes=4", "model.hidden=16",
                 "model.gat_dim=8", "model.num_experts=2", "model.routing=hard", "model.oracle_noise=0.2",
-                "corrections.entropy_min.ramp=0.5", "corrections.overlap.gradient=router",
-                'phases=[{"name": "oracle", "end": 0.25, "set": {"model": {"router": "oracle"}}}, '
+                "corrections.entropy_min.ramp=0.5", "corrections.overlap.gradient=router", "model.router=oracle",
+                'phases=[{"name": "oracle", "end": 0.25}, '
                 '{"name": "fit", "end": 0.5, "set": {"model": {"router": "supervised"}}}, '
-                '{"name": "finetune", "end": 1.0, "until_settled": {"window": 2, "router_entropy": 5, '
-                '"router_mutual_information": 5, "min_updates": 3}}]']
+                '{"name": "finetune", "end": 1.0, "set": {"model": {"router": "learned"}}, "until_settled": '
+                '{"window": 2, "router_entropy": 5, "router_mutual_information": 5, "min_updates": 3}}]']
     variant = "entropy_min+overlap+balance+bias_balance"
     finals = [train("MoETest-DirectionIntent-v0", variant, 2, 8 * 80, tmp_path / name, assignments=settings)
               for name in ("first", "second")]
@@ -231,6 +231,15 @@ def test_a_run_with_every_new_option_trains_and_reproduces(tmp_path):
     assert metrics[0]["grad_router_entropy_min"].iloc[-1] > 0 and math.isnan(metrics[0]["grad_router_entropy_min"][0])
     assert 0 <= finals[0]["return_auc_run"] <= 1 and "frames_to_threshold" in finals[0]
     assert json.loads((tmp_path / "first/final.json").read_text())["num_experts"] == 2
+    from moe.checkpoint import load_latest
+
+    assert load_latest(tmp_path / "first")["model"]["router_bias"].abs().sum() > 0  # bias_balance moved it
+    # Killed after its last update, before finishing: the resumed run trains nothing and evaluates with the
+    # last phase's router (the learned one), not the run's model.router.
+    for name in ("final.json", "eval_episode.csv"):
+        (tmp_path / "first" / name).unlink()
+    resumed = train("MoETest-DirectionIntent-v0", variant, 2, 8 * 80, tmp_path / "first", assignments=settings)
+    assert resumed == finals[0]
 
 
 def test_the_intent_as_an_input_reaches_every_head_and_leaves_other_weights_as_they_were():

@@ -14,12 +14,24 @@ from moe.train import TIMING_COLUMNS
 # Registered in a subprocess too: the short task lives in the tests, so the child imports them first.
 
 
-@pytest.fixture
-def command(trainer_command, short_task, tiny) -> list[str]:
+#: Hard routing, a noisy oracle handing routing to the supervised then the learned router, a ramp,
+#: overlap on the router alone and bias_balance: every random stream and the bias must resume too.
+EVERY_NEW_OPTION = ["model.num_experts=2", "model.routing=hard", "model.oracle_noise=0.2",
+                    "corrections.entropy_min.ramp=0.5", "corrections.overlap.gradient=router",
+                    'phases=[{"name": "oracle", "end": 0.2, "set": {"model": {"router": "oracle"}}}, '
+                    '{"name": "fit", "end": 0.4, "set": {"model": {"router": "supervised"}}}, '
+                    '{"name": "finetune", "end": 1.0}]']
+
+
+@pytest.fixture(params=["entropy_min+temporal", "every new option"])
+def command(request, trainer_command, short_task, tiny) -> list[str]:
     """10 updates of 80 frames, a checkpoint every 2; `--out` left to the test."""
-    settings = [arg for item in [*tiny, "checkpoint.interval_updates=2"] for arg in ("--set", item)]
-    return [*trainer_command, "--env", short_task, "--variant", "entropy_min+temporal", "--seed", "7",
-            "--frames", "800", *settings]
+    if request.param == "entropy_min+temporal":
+        task, variant, extra = short_task, "entropy_min+temporal", []
+    else:
+        task, variant, extra = "MoETest-DirectionIntent-v0", "entropy_min+overlap+bias_balance", EVERY_NEW_OPTION
+    settings = [arg for item in [*tiny, "checkpoint.interval_updates=2", *extra] for arg in ("--set", item)]
+    return [*trainer_command, "--env", task, "--variant", variant, "--seed", "7", "--frames", "800", *settings]
 
 
 def outputs(run_dir):

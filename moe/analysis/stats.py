@@ -115,6 +115,8 @@ def iqm_interval(scores, confidence: float = CONFIDENCE, resamples: int = 10_000
     matrix = np.asarray(scores, dtype=float)
     if matrix.ndim != 2 or not matrix.size:
         raise ValueError(f"scores must be a runs x tasks matrix, got shape {matrix.shape}")
+    if np.isnan(matrix).any():
+        raise ValueError("scores hold NaN: a failed run scores as a failure (0), a missing one has no place here")
     rng = np.random.default_rng(seed)
     runs = matrix.shape[0]
     picks = rng.integers(runs, size=(resamples, runs, matrix.shape[1]))

@@ -44,6 +44,9 @@ def load_agent(run_dir: Path):
     if state is None:
         raise CheckpointError(f"{run_dir} has no checkpoint (checkpoint.keep_after_finish: false?)")
     env_id, config = record["run"]["env_id"], record["config"]
+    if config["model"].get("intent_input"):
+        raise ConfigError(f"{run_dir} was trained with model.intent_input: its features hold the label, so a "
+                          "probe of the intent on them says nothing about what the view tells")
     env = make_env(env_id)
     agent = build_agent(config["model"], int(env.action_space.n), env.observation_space["image"].shape[0])
     agent.load_state_dict(state["model"])

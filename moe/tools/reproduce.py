@@ -26,7 +26,7 @@ promise depends on that CPU, so it is compared first:
   `seed<N>` directories of the same task, variant and settings) is retrained, and no
   headline metric's mean may differ from the recorded seeds' (Welch's t-test per
   metric, Holm-adjusted over the cell's metrics at 0.05: a correctly retrained cell
-  fails by chance at most 5% of the time). The run's own files are compared too,
+  fails by chance at most 5% of the time, nominally). The run's own files are compared too,
   for information (`--exact` holds them to it as well). `--exact-only` retrains the
   runs alone and compares their files, whatever the CPU.
 
@@ -370,8 +370,8 @@ def main(argv: list[str] | None = None, trainer: Sequence[str] = TRAINER) -> int
                 print(f"{run_dir}: {reason}. A run's files are identical only on the CPU it was made on "
                       "(elsewhere float32 rounds differently and the run drifts from its record within a few "
                       "updates), so they cannot be promised here. Checked instead, as what holds across "
-                      f"machines: its cell (seeds {_seeds(cell)}) retrained here, each headline mean within "
-                      "the recorded 95% interval")
+                      f"machines: its cell (seeds {_seeds(cell)}) retrained here, no headline mean differing "
+                      "from the recorded one (Welch's test, Holm over the metrics)")
                 if len(cell) < 2:
                     print(f"{run_dir}: its cell has {len(cell)} finished seed{'' if len(cell) == 1 else 's'}: "
                           "no interval to check against, so it cannot be checked here (--exact-only compares "
@@ -420,7 +420,7 @@ def main(argv: list[str] | None = None, trainer: Sequence[str] = TRAINER) -> int
     if cells:
         print(f"{len(cells) - failed_cells} of {len(cells)} cells hold on this CPU (no headline mean differs from "
               "the recorded one: Welch's t-test, Holm-adjusted over the cell's metrics at 0.05, so a correctly "
-              "retrained cell fails by chance at most 5% of the time)")
+              "retrained cell fails by chance at most 5% of the time, nominally)")
     if unchecked:
         print(f"{len(unchecked)} run{'' if len(unchecked) == 1 else 's'} could not be checked on this CPU")
     return 1 if failed or failed_cells or unchecked else 0
