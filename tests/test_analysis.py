@@ -613,3 +613,12 @@ def test_the_iqm_and_its_stratified_bootstrap_interval():
     assert iqm_interval(np.full((5, 3), 0.7), resamples=500) == pytest.approx((0.7, 0.7, 0.7))
     with pytest.raises(ValueError, match="runs x tasks"):
         iqm_interval([0.1, 0.2])
+
+
+def test_the_tables_intervals_stay_within_ln_k():
+    runs = pd.DataFrame({"task": "T", "variant": "v", "seed": [1, 2, 3], "status": "finished",
+                         "num_experts": 2.0, "router_entropy": [0.69, 0.60, 0.20]})
+    row = summarise(runs, metrics=["router_entropy"]).iloc[0]
+    assert mean_ci(runs["router_entropy"])[2] > math.log(2)  # the t-interval alone leaves the range
+    assert row["router_entropy_ci_high"] == pytest.approx(math.log(2))
+    assert row["router_entropy_ci_low"] == max(0.0, mean_ci(runs["router_entropy"])[1])

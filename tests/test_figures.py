@@ -15,13 +15,11 @@ from fakeruns import write_fake_run
 from matplotlib.collections import PolyCollection
 
 from moe.analysis.curves import finetune_curves, learning_curves, warmup_end_frames
-from moe.analysis.metrics import VERDICTS, metric
+from moe.analysis.metrics import LN_K_METRICS, VERDICTS, metric, metric_range
 from moe.analysis.plots import (
     CORNER_COMMITS,
-    LN_K_METRICS,
     VERDICT_COLORS,
     format_frames,
-    metric_range,
     plot_entropy_scatter,
     plot_final_metrics,
     plot_intent_scatter,

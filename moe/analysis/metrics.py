@@ -160,3 +160,26 @@ def router_statistics(scope: str | None = None) -> list[str]:
     if scope not in (None, EPISODE, POOLED):
         raise ValueError(f"unknown scope {scope!r}: {EPISODE!r}, {POOLED!r} or None")
     return [m.name for m in ROUTER_STATISTICS if scope is None or m.scope == scope]
+#: Router statistics whose upper end is ln K (entropies and mutual informations of the
+#: router's weights; the registry gives them [0, inf) since K depends on the run), with
+#: their `_success` twins. H(intent) is bounded by the number of intents, not by K.
+LN_K_METRICS = frozenset(
+    name
+    for m in ROUTER_STATISTICS
+    if m.unit == "nats" and m.name != "intent_entropy"
+    for name in (m.name, m.name + SUCCESS_SUFFIX)
+)
+
+
+def metric_range(name: str, num_experts: int | None = None) -> tuple[float, float] | None:
+    """The range one run's value of metric `name` can take with `num_experts` (K) experts:
+    the registry's bounds, with ln K as the upper end of the router's entropies and mutual
+    informations (`LN_K_METRICS`) and K that of effective experts. Without K, the registry's."""
+    bounds = metric(name).bounds
+    if bounds is None or not num_experts:
+        return bounds
+    if name in LN_K_METRICS:
+        return bounds[0], math.log(num_experts)
+    if name.removesuffix(SUCCESS_SUFFIX) == "effective_experts":
+        return bounds[0], float(num_experts)
+    return bounds

@@ -18,7 +18,7 @@ from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
 
 from moe.analysis.curves import CURVE_METRICS, FINETUNE_FRAMES  # noqa: E402
-from moe.analysis.metrics import HIGHER, LOWER, ROUTER_STATISTICS, SUCCESS_SUFFIX, VERDICTS, metric  # noqa: E402
+from moe.analysis.metrics import HIGHER, LOWER, VERDICTS, metric, metric_range  # noqa: E402
 from moe.analysis.runs import DIVERGED, FINISHED, NO_VERDICT  # noqa: E402
 from moe.analysis.stats import mean_ci  # noqa: E402
 
@@ -32,40 +32,11 @@ VERDICT_COLORS = {"hedge": "#999999", "collapse": "#0072B2", "split": "#E69F00",
                   NO_VERDICT: "#000000"}
 VERDICT_MARKERS = {"hedge": "o", "collapse": "v", "split": "s", "specialise": "*", NO_VERDICT: "x"}
 
-#: Router statistics whose upper end is ln K (entropies and mutual informations of the
-#: router's weights; the registry gives them [0, inf) since K depends on the run), with
-#: their `_success` twins. H(intent) is bounded by the number of intents, not by K.
-LN_K_METRICS = frozenset(
-    name
-    for m in ROUTER_STATISTICS
-    if m.unit == "nats" and m.name != "intent_entropy"
-    for name in (m.name, m.name + SUCCESS_SUFFIX)
-)
-
-
-def metric_range(name: str, num_experts: int | None = None) -> tuple[float, float] | None:
-    """The range one run's value of metric `name` can take with `num_experts` (K) experts:
-    the registry's bounds, with ln K as the upper end of the router's entropies and mutual
-    informations (`LN_K_METRICS`) and K that of effective experts. Without K, the registry's."""
-    bounds = metric(name).bounds
-    if bounds is None or not num_experts:
-        return bounds
-    if name in LN_K_METRICS:
-        return bounds[0], math.log(num_experts)
-    if name.removesuffix(SUCCESS_SUFFIX) == "effective_experts":
-        return bounds[0], float(num_experts)
-    return bounds
-
-
 def interval(values, name: str, num_experts: int | None = None) -> tuple[float, float, float]:
-    """`(mean, low, high)`: the tables' interval of metric `name` (`mean_ci` with the
-    registry's bounds, unchanged), then clipped to the metric's range at K = `num_experts`
-    (`metric_range`), so that no bar or band leaves what a run can reach (e.g. ln K)."""
-    mean, low, high = mean_ci(values, bounds=metric(name).bounds)
-    limits = metric_range(name, num_experts)
-    if limits is not None:
-        low, high = (float(np.clip(end, *limits)) if not math.isnan(end) else end for end in (low, high))
-    return mean, low, high
+    """`(mean, low, high)`: the tables' interval of metric `name`, `mean_ci` clipped to the
+    metric's range at K = `num_experts` (`metric_range`), so that no bar or band leaves what a
+    run can reach (e.g. ln K)."""
+    return mean_ci(values, bounds=metric_range(name, num_experts))
 
 
 def errorbar(name: str, num_experts: int | None = None):

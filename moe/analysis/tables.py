@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from moe.analysis.metrics import FINAL_METRICS_TABLE, fixed_by_construction, metric, names
+from moe.analysis.metrics import FINAL_METRICS_TABLE, fixed_by_construction, metric, metric_range, names
 from moe.analysis.runs import FINISHED, STATUSES, VERDICT_COUNTS
 from moe.analysis.stats import mean_ci
 
@@ -59,6 +59,9 @@ def summarise(
         at_minimum = group.loc[group["status"] == FINISHED, "settled_at_minimum"] \
             if "settled_at_minimum" in group else pd.Series(dtype=float)
         row["n_at_minimum"] = int((at_minimum == 1).sum())
+        # K bounds the router's entropies and mutual informations (ln K): the intervals stay within it.
+        known_k = group["num_experts"].dropna() if "num_experts" in group else pd.Series(dtype=float)
+        experts = int(known_k.max()) if len(known_k) else None
         for name in metrics:
             values = group[name].dropna().to_numpy(dtype=float)
             row[f"{name}_n"] = values.size
@@ -66,7 +69,7 @@ def summarise(
                 row[f"{name}_median"] = float(np.median(values)) if values.size else math.nan
                 row[f"{name}_reached"] = int(np.isfinite(values).sum())
             else:
-                estimate, low, high = mean_ci(values, bounds=metric(name).bounds)
+                estimate, low, high = mean_ci(values, bounds=metric_range(name, experts))
                 row[f"{name}_mean"], row[f"{name}_ci_low"], row[f"{name}_ci_high"] = estimate, low, high
                 row[f"{name}_by_construction"] = _by_construction(group, name)
         rows.append(row)
