@@ -117,13 +117,13 @@ def test_random_policy_rarely_succeeds(env_id):
     assert successes / N_RANDOM_SEEDS <= RANDOM_SUCCESS_BOUND, successes
 
 
-def intent_action_counts(env, seeds) -> dict[str, np.ndarray]:
+def intent_action_counts(env, seeds, oracle=oracle_action) -> dict[str, np.ndarray]:
     """How often the oracle takes each action in states labelled with each intent."""
     counts = {intent: np.zeros(env.action_space.n, dtype=int) for intent in env.intents}
     for seed in seeds:
         _, info = env.reset(seed=seed)
         while True:
-            action = oracle_action(env)
+            action = oracle(env)
             counts[info["intent"]][action] += 1
             _, _, terminated, truncated, info = env.step(action)
             if terminated or truncated:

@@ -12,7 +12,7 @@ from gymnasium.utils.env_checker import check_env
 
 import envs
 from envs.remap import RemapEnv, controls, cue_of
-from tests.test_envs_oracle import MIN_INTENT_TV, _goal, plan, run_episode, total_variation
+from tests.test_envs_oracle import MIN_INTENT_TV, _goal, intent_action_counts, plan, run_episode, total_variation
 
 N_SEEDS = 200
 
@@ -107,15 +107,7 @@ def test_the_oracle_solves_it_and_a_random_policy_rarely_does(env_id):
 @pytest.mark.parametrize("conflict", [0, 1, 3])
 def test_the_oracle_acts_differently_per_intent_exactly_when_the_controls_conflict(conflict):
     env = RemapEnv(size=8, n_intents=4, conflict=conflict)
-    counts = {intent: np.zeros(env.action_space.n) for intent in env.intents}
-    for seed in range(50):
-        _, info = env.reset(seed=seed)
-        while True:
-            action = remap_oracle(env)
-            counts[info["intent"]][action] += 1
-            _, _, terminated, truncated, info = env.step(action)
-            if terminated or truncated:
-                break
+    counts = intent_action_counts(env, range(50), remap_oracle)
     distributions = [c / c.sum() for c in counts.values()]
     closest = min(total_variation(p, q) for i, p in enumerate(distributions) for q in distributions[i + 1:])
     if conflict == 0:
