@@ -5,5 +5,6 @@
 - `benchmark`: training throughput against the reference PPO, and the arithmetic floor;
 - `encoders`: the encoder sweep's cost and learning table (the choice of the default GAT);
 - `coverage`: the simulation that chose the tables' interval;
-- `probe`: a linear probe of the intent on a trained agent's features.
+- `probe`: a linear probe of the intent on a trained agent's features;
+- `params`: an agent's parameter count, and the width at which one expert has as many as K.
 """
