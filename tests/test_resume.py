@@ -23,15 +23,21 @@ EVERY_NEW_OPTION = ["model.num_experts=2", "model.routing=hard", "model.oracle_n
                     '{"name": "finetune", "end": 1.0}]']
 
 
-@pytest.fixture(params=["entropy_min+temporal", "every new option"])
-def command(request, trainer_command, short_task, tiny) -> list[str]:
+def _command(trainer_command, tiny, task: str, variant: str, extra=()) -> list[str]:
     """10 updates of 80 frames, a checkpoint every 2; `--out` left to the test."""
-    if request.param == "entropy_min+temporal":
-        task, variant, extra = short_task, "entropy_min+temporal", []
-    else:
-        task, variant, extra = "MoETest-DirectionIntent-v0", "entropy_min+overlap+bias_balance", EVERY_NEW_OPTION
     settings = [arg for item in [*tiny, "checkpoint.interval_updates=2", *extra] for arg in ("--set", item)]
     return [*trainer_command, "--env", task, "--variant", variant, "--seed", "7", "--frames", "800", *settings]
+
+
+@pytest.fixture
+def command(trainer_command, short_task, tiny) -> list[str]:
+    return _command(trainer_command, tiny, short_task, "entropy_min+temporal")
+
+
+@pytest.fixture
+def every_option_command(trainer_command, tiny) -> list[str]:
+    return _command(trainer_command, tiny, "MoETest-DirectionIntent-v0", "entropy_min+overlap+bias_balance",
+                    EVERY_NEW_OPTION)
 
 
 def outputs(run_dir):
@@ -46,7 +52,9 @@ def metrics_rows(run_dir):
         return 0
 
 
-def test_kill_at_a_random_update_then_resume_gives_identical_outputs(tmp_path, command):
+@pytest.mark.parametrize("which", ["command", "every_option_command"])
+def test_kill_at_a_random_update_then_resume_gives_identical_outputs(tmp_path, which, request):
+    command = request.getfixturevalue(which)
     reference, killed = tmp_path / "reference", tmp_path / "killed"
     subprocess.run(command + ["--out", str(reference)], check=True, capture_output=True)
 
