@@ -190,6 +190,19 @@ def pooled_router_statistics(alpha: torch.Tensor, intents: np.ndarray, labels: t
     return statistics
 
 
+def recorded_verdict(final) -> str | None:
+    """final.json's verdict as today's rule (`verdict`) decides it from the file's own statistics, so
+    that a rule changed since the run reaches it; the stored one where they do not decide it (null for
+    a diverged run or a task without labels; statistics the file predates)."""
+    stored = final.get("verdict")
+    if stored is None:
+        return None
+    try:
+        return verdict(final, int(final["num_experts"]))
+    except (KeyError, TypeError, ValueError):
+        return stored
+
+
 def verdict(statistics: dict, experts: int) -> str:
     """`hedge`, `collapse`, `split` or `specialise`: the first rule that holds (docs/DESIGN.md, "Verdicts").
 

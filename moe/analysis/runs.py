@@ -48,14 +48,14 @@ def scored(name: str, status: str, value: float) -> float:
 def _verdict(final: Mapping) -> str:
     """The verdict today's rule gives the run's recorded statistics (`moe.router_statistics.verdict`),
     so that a rule changed since a run was made reaches it; n/a where the run has none."""
-    from moe.router_statistics import verdict
+    from moe.router_statistics import recorded_verdict
 
     value = final.get("verdict")
     if value is None:
         return NO_VERDICT
     if value not in VERDICTS:
         raise ValueError(f"final.json has verdict {value!r}, not one of {', '.join(VERDICTS)}")
-    return verdict(final, int(final["num_experts"]))
+    return recorded_verdict(final)
 
 
 def _router(run_dir: Path) -> str:

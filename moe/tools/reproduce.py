@@ -58,7 +58,7 @@ from moe.analysis.reference import matches_record
 from moe.analysis.runs import collect_runs
 from moe.analysis.stats import holm, mean_ci
 from moe.provenance import CPU_KEYS, cpu_identity, package_versions
-from moe.router_statistics import verdict
+from moe.router_statistics import recorded_verdict as todays_verdict
 from moe.train import TIMING_COLUMNS
 
 REFERENCE_RUNS = Path("results/reference/runs")
@@ -75,21 +75,6 @@ def _metrics_columns(retrained: Path, reference: Path) -> bool:
     theirs = pd.read_csv(reference, dtype=str).drop(columns=TIMING_COLUMNS, errors="ignore")
     mine = pd.read_csv(retrained, dtype=str)
     return set(theirs.columns) <= set(mine.columns) and mine[list(theirs.columns)].equals(theirs)
-
-
-def todays_verdict(final: Mapping):
-    """final.json's verdict as today's rule decides it from the file's own statistics; the stored
-    one where they do not decide it (a diverged run, statistics the file predates)."""
-    stored = final.get("verdict")
-    if stored is None:
-        return stored
-    statistics = dict(final)
-    if statistics.get("intent_explained", math.nan) is None:
-        statistics["intent_explained"] = math.nan  # JSON's null: undefined, as the rule reads NaN
-    try:
-        return verdict(statistics, int(final["num_experts"]))
-    except (KeyError, TypeError, ValueError):
-        return stored
 
 
 def same_final(mine: Mapping, record: Mapping) -> bool:
