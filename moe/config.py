@@ -118,6 +118,7 @@ def validate(config: dict) -> None:
                               f"{', '.join(sorted(allowed))}")
         raise ConfigError(f"config key {'.'.join(path) or '(top level)'}: {error.message}")
     _validate_phases(config["phases"])
+    _validate_model(config["model"], config["phases"])
     validate_corrections(config["corrections"], [phase["name"] for phase in config["phases"]])
 
 
@@ -142,6 +143,28 @@ def _validate_phases(phases: list[dict]) -> None:
         if "until_settled" in phase and (index < len(phases) - 1 or len(phases) == 1):
             raise ConfigError(f"config key phases.{index}.until_settled: only the last of several phases can end "
                               "once the router has settled (the run ends with it)")
+
+
+def _validate_model(model: dict, phases: list[dict]) -> None:
+    """Settings one expert form reads and the other has no meaning for (docs/DESIGN.md, "Experts as encoders")."""
+    routers = [model["router"], *(phase["set"]["model"]["router"] for phase in phases
+                                  if "router" in phase.get("set", {}).get("model", {}))]
+    if model["experts"] == "heads":
+        for key in ("orthogonal", "task_heads"):
+            if model[key]:
+                raise ConfigError(f"config key model.{key}: only for model.experts: encoders (MOORE's form)")
+        for router in routers:
+            if router in ("task", "task_softmax"):
+                raise ConfigError(f"config key model.router: {router} mixes whole encoders; it needs "
+                                  "model.experts: encoders")
+        return
+    if model["routing"] != "mixture":
+        raise ConfigError("config key model.routing: hard routing picks an expert's action; experts as encoders "
+                          "have no action of their own (model.experts: encoders mixes representations)")
+    if model["router_memory"] != "none":
+        raise ConfigError("config key model.router_memory: experts as encoders read the view alone")
+    if model["orthogonal"] and model["num_experts"] < 2:
+        raise ConfigError("config key model.orthogonal: Gram-Schmidt needs at least two experts")
 
 
 def phase_config(config: dict, phase: str) -> dict:

@@ -228,10 +228,11 @@ class MoEAgent(nn.Module):
         return features
 
     def forward(self, image: torch.Tensor, direction: torch.Tensor, intent: torch.Tensor | None = None,
-                previous_alpha: torch.Tensor | None = None) -> AgentOutput:
+                previous_alpha: torch.Tensor | None = None, with_value: bool = True) -> AgentOutput:
         """`intent` (B,): the true intent's index, read only by the oracle router; `previous_alpha`
         (B, K): the router's output at the same environment's previous step, uniform at an
-        episode's start, read only by a router with memory (never differentiated through)."""
+        episode's start, read only by a router with memory (never differentiated through). The
+        critic shares the first layer's product, so it is computed whatever `with_value` says."""
         features = self.features(image, direction, intent)
         pre_activation = self.heads_first(features).view(-1, self.num_experts + 2, self.hidden)
         if self.router_memory is not None:
@@ -261,6 +262,12 @@ class MoEAgent(nn.Module):
                            expert_log_probs.permute(2, 0, 1))
 
 
+    def value(self, image: torch.Tensor, direction: torch.Tensor, intent: torch.Tensor | None = None,
+              previous_alpha: torch.Tensor | None = None) -> torch.Tensor:
+        """(B,) the critic's value."""
+        return self(image, direction, intent, previous_alpha).value
+
+
 def _zero_bias_where_missing(state_dict, prefix, *_) -> None:
     """A model saved before bias_balance existed had no router bias, i.e. a zero one."""
     weight = state_dict.get(prefix + "router_out.weight")
@@ -281,5 +288,21 @@ def noisy_intent(intent: torch.Tensor, noise: float, num_experts: int,
     return torch.where(wrong & (intent >= 0), (intent + shift) % num_experts, intent)
 
 
-def build_agent(model_config: dict, num_actions: int, view_size: int) -> MoEAgent:
-    return MoEAgent(num_actions=num_actions, view_size=view_size, **model_config)
+#: `model.experts`: the experts as action heads on one shared encoder (`MoEAgent`), or as whole encoders
+#: mixed in representation space (MOORE's form, `moe.encoder_experts`).
+EXPERT_FORMS = ("heads", "encoders")
+#: The model settings each form reads; the rest must keep their defaults (moe.config checks).
+ENCODER_SETTINGS = ("num_experts", "hidden", "router", "orthogonal", "task_heads", "intent_input", "oracle_noise")
+ENCODER_ONLY_SETTINGS = ("experts", "orthogonal", "task_heads")
+
+
+def build_agent(model_config: dict, num_actions: int, view_size: int, num_intents: int = 0) -> nn.Module:
+    """The agent `model_config` describes; `num_intents`, the task's intent labels (0: none), sizes the
+    encoder form's task router and per-task heads."""
+    if model_config.get("experts", "heads") == "encoders":
+        from moe.encoder_experts import EncoderExpertsAgent
+
+        return EncoderExpertsAgent(num_actions, view_size, num_intents,
+                                   **{key: model_config[key] for key in ENCODER_SETTINGS})
+    return MoEAgent(num_actions=num_actions, view_size=view_size,
+                    **{key: value for key, value in model_config.items() if key not in ENCODER_ONLY_SETTINGS})

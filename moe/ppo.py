@@ -61,8 +61,9 @@ class StepInputs:
         return StepInputs(*(function(getattr(self, name)) for name in self.__dataclass_fields__))
 
 
-def run_agent(agent, inputs: StepInputs):
-    return agent(inputs.image, inputs.direction, intent=inputs.intent, previous_alpha=inputs.previous_alpha)
+def run_agent(agent, inputs: StepInputs, with_value: bool = True):
+    return agent(inputs.image, inputs.direction, intent=inputs.intent, previous_alpha=inputs.previous_alpha,
+                 with_value=with_value)
 
 
 @dataclass
@@ -257,6 +258,10 @@ def ppo_update(agent, optimizer, rollout: Rollout, advantages: torch.Tensor, ret
     previous_inputs = rollout.previous_inputs().map(flat) \
         if any(uses_previous_output(name, config["corrections"][name]) for name in active) else None
     device = rollout.actions.device
+    if config["advantage_normalisation"] == "per_intent":
+        advantages = normalise_per_intent(advantages, inputs.intent)
+    critic_losses = [fit_critic(agent, optimizer, inputs, returns, config["max_grad_norm"])
+                     for _ in range(config["critic_full_batch_steps"])]
     sums: dict[str, torch.Tensor] = {}
     count = 0
     for _ in range(config["epochs"]):
@@ -264,7 +269,7 @@ def ppo_update(agent, optimizer, rollout: Rollout, advantages: torch.Tensor, ret
         for start in range(0, frames, config["minibatch_size"]):
             index = order[start:start + config["minibatch_size"]]
             minibatch = inputs.map(lambda tensor: tensor[index])  # noqa: B023  (used at once)
-            output = run_agent(agent, minibatch)
+            output = run_agent(agent, minibatch, with_value=not critic_losses)
             if experts is None:
                 log_probs = output.action_log_probs.gather(1, actions[index, None]).squeeze(1)
             else:  # hard routing: the ratio of the joint choice of expert and action
@@ -273,14 +278,16 @@ def ppo_update(agent, optimizer, rollout: Rollout, advantages: torch.Tensor, ret
             clipped_ratio = torch.clamp(ratio, 1 - config["clip"], 1 + config["clip"])
             advantage = advantages[index]
             loss_policy = -torch.min(ratio * advantage, clipped_ratio * advantage).mean()
-            clipped_value = old_values[index] + torch.clamp(
-                output.value - old_values[index], -config["clip"], config["clip"])
-            loss_value = torch.max((output.value - returns[index]) ** 2,
-                                   (clipped_value - returns[index]) ** 2).mean()
+            if not critic_losses:
+                clipped_value = old_values[index] + torch.clamp(
+                    output.value - old_values[index], -config["clip"], config["clip"])
+                loss_value = torch.max((output.value - returns[index]) ** 2,
+                                       (clipped_value - returns[index]) ** 2).mean()
             policy_entropy = entropy(output.action_log_probs.exp()).mean()
             terms = {
                 "policy": loss_policy,
-                "value": config["value_coef"] * loss_value,
+                # A critic fitted on the whole rollout above is left alone by the policy's steps.
+                "value": config["value_coef"] * loss_value if not critic_losses else torch.zeros(()),
                 "policy_entropy": -config["policy_entropy_coef"] * policy_entropy,
                 # A term that is off is a constant 0, so that its gradient at the router reads as none (NaN).
                 "router_entropy": weights["router_entropy"] * router_entropy(output.alpha, output.log_alpha)
@@ -300,14 +307,44 @@ def ppo_update(agent, optimizer, rollout: Rollout, advantages: torch.Tensor, ret
                 gradients = router_gradient_norms(terms, output.router_logits)
             optimizer.zero_grad()
             loss.backward()
-            nn.utils.clip_grad_norm_(agent.parameters(), config["max_grad_norm"])
+            if config["max_grad_norm"] is not None:
+                nn.utils.clip_grad_norm_(agent.parameters(), config["max_grad_norm"])
             optimizer.step()
             # Summed as tensors: one device-to-host transfer per update, not per minibatch.
             for name, value in terms.items():
                 sums[f"loss_{name}"] = sums.get(f"loss_{name}", 0.0) + value.detach()
             sums["policy_entropy"] = sums.get("policy_entropy", 0.0) + policy_entropy.detach()
             count += 1
-    return {**{key: float(total) / count for key, total in sums.items()}, **gradients}
+    means = {key: float(total) / count for key, total in sums.items()}
+    if critic_losses:
+        means["loss_value"] = float(np.mean(critic_losses))
+    return {**means, **gradients}
+
+
+def normalise_per_intent(advantages: torch.Tensor, intent: torch.Tensor) -> torch.Tensor:
+    """(T*N,) advantages, each intent label's (and the unlabelled steps') to mean 0 and standard deviation 1
+    over the rollout (population sd, + 1e-8): MOORE's per-task normalisation, once per update."""
+    normalised = advantages.clone()
+    for label in intent.unique():
+        rows = intent == label
+        selected = advantages[rows]
+        normalised[rows] = (selected - selected.mean()) / (selected.std(unbiased=False) + 1e-8)
+    return normalised
+
+
+def fit_critic(agent, optimizer, inputs: StepInputs, returns: torch.Tensor, max_grad_norm: float | None) -> float:
+    """One Adam step on the whole rollout's squared value error, unclipped (MOORE's critic update, made
+    before the policy's epochs); the loss before the step. The same optimizer: Adam keeps each
+    parameter's moments apart, and the policy's steps give the critic no gradient."""
+    loss = ((agent.value(inputs.image, inputs.direction, inputs.intent, inputs.previous_alpha) - returns) ** 2).mean()
+    if not torch.isfinite(loss):
+        raise NonFiniteLoss(f"non-finite value loss {loss.item()}")
+    optimizer.zero_grad()
+    loss.backward()
+    if max_grad_norm is not None:
+        nn.utils.clip_grad_norm_(agent.parameters(), max_grad_norm)
+    optimizer.step()
+    return loss.item()
 
 
 def router_gradient_norms(terms: dict[str, torch.Tensor], router_logits: torch.Tensor) -> dict[str, float]:

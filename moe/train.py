@@ -82,7 +82,16 @@ class Trainer:
         self.envs = EnvBatch(env_id, config["num_envs"])
         num_actions = int(self.envs.action_space.n)
         view_size = self.envs.observation_space["image"].shape[0]
-        self.agent = build_agent(config["model"], num_actions, view_size).to(self.device)
+        if config["model"]["experts"] == "encoders":
+            for name in self.active_corrections:
+                if name == "overlap":
+                    raise ConfigError("variant overlap: it charges the overlap of the experts' policies, and "
+                                      "experts as encoders (model.experts: encoders) have none of their own")
+            if not self.envs.intents and (config["model"]["task_heads"] or config["model"]["router"]
+                                          in ("task", "task_softmax")):
+                raise ConfigError(f"config key model: task heads and task routers read the task's index; "
+                                  f"{env_id} has no intent labels")
+        self.agent = build_agent(config["model"], num_actions, view_size, len(self.envs.intents)).to(self.device)
         # fused: one kernel for all parameters, 3-4x faster than Adam's per-tensor loop on
         # a model this small; the same update rule, rounded differently in the last bit.
         self.optimizer = torch.optim.Adam(self.agent.parameters(), lr=config["lr"], eps=config["adam_eps"],

@@ -36,9 +36,9 @@ SMOOTHING_UPDATES = 5
 #: Settings that never touch training numbers; the phases count through the warm-up's length.
 _NOT_TRAINING = ("eval", "checkpoint", "phases", "corrections", "tensorboard")
 _LEGACY_MODEL_SETTINGS = {"router": "learned", "router_memory": "none", "routing": "mixture", "oracle_noise": 0.0,
-                          "intent_input": False}
+                          "intent_input": False, "experts": "heads", "orthogonal": False, "task_heads": False}
 #: Top-level settings added since, at the value that reproduces earlier warm-ups.
-_LEGACY_SETTINGS = {"router_label_coef": 1.0}
+_LEGACY_SETTINGS = {"router_label_coef": 1.0, "advantage_normalisation": "none", "critic_full_batch_steps": 0}
 
 
 def warmup_updates(config: dict, frames: int) -> int:

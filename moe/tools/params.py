@@ -14,14 +14,17 @@ from __future__ import annotations
 import argparse
 import sys
 
+from envs import intents_of
 from moe.config import resolve
 from moe.environments import make_env
 from moe.errors import ConfigError
 from moe.model import build_agent
 
 
-def parameter_count(model_config: dict, num_actions: int, view_size: int = 7) -> int:
-    return sum(parameter.numel() for parameter in build_agent(model_config, num_actions, view_size).parameters())
+def parameter_count(model_config: dict, num_actions: int, view_size: int = 7, num_intents: int = 0) -> int:
+    """Every weight of the agent, a router it does not use included (the oracle's)."""
+    return sum(parameter.numel()
+               for parameter in build_agent(model_config, num_actions, view_size, num_intents).parameters())
 
 
 def matching_width(model_config: dict, num_actions: int, target: int, view_size: int = 7) -> int:
@@ -52,7 +55,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"python -m moe.tools.params: error: {error}", file=sys.stderr)
         return 2
     actions, view = int(env.action_space.n), env.observation_space["image"].shape[0]
-    count = parameter_count(config["model"], actions, view)
+    intents = len(intents_of(args.env) or ())
+    count = parameter_count(config["model"], actions, view, intents)
     one_expert = {**config["model"], "num_experts": 1}
     width = matching_width(one_expert, actions, count, view)
     print(f"{args.env}, K = {config['model']['num_experts']}, hidden {config['model']['hidden']}: {count:,} parameters")
