@@ -117,11 +117,30 @@ def iqm_interval(scores, confidence: float = CONFIDENCE, resamples: int = 10_000
         raise ValueError(f"scores must be a runs x tasks matrix, got shape {matrix.shape}")
     if np.isnan(matrix).any():
         raise ValueError("scores hold NaN: a failed run scores as a failure (0), a missing one has no place here")
-    rng = np.random.default_rng(seed)
-    runs = matrix.shape[0]
-    picks = rng.integers(runs, size=(resamples, runs, matrix.shape[1]))
-    resampled = np.take_along_axis(matrix[None].repeat(resamples, 0), picks, axis=1)
-    statistics = scipy_stats.trim_mean(resampled.reshape(resamples, -1), 0.25, axis=1)
+    statistics = _stratified_iqms(matrix, np.random.default_rng(seed), resamples)
     tail = (1 - confidence) / 2
     low, high = np.quantile(statistics, [tail, 1 - tail])
     return iqm(matrix), float(low), float(high)
+
+
+def _stratified_iqms(matrix: np.ndarray, rng: np.random.Generator, resamples: int) -> np.ndarray:
+    picks = rng.integers(matrix.shape[0], size=(resamples, matrix.shape[0], matrix.shape[1]))
+    resampled = np.take_along_axis(matrix[None].repeat(resamples, 0), picks, axis=1)
+    return scipy_stats.trim_mean(resampled.reshape(resamples, -1), 0.25, axis=1)
+
+
+def iqm_difference_interval(scores, reference, confidence: float = CONFIDENCE, resamples: int = 10_000,
+                            seed: int = 0) -> tuple[float, float, float]:
+    """`(difference, low, high)`: IQM(scores) - IQM(reference), two runs x tasks matrices of the same tasks
+    from independent runs, each resampled on its own by the stratified bootstrap of `iqm_interval`; the
+    interval is the percentiles of the resampled differences."""
+    first, second = (np.asarray(matrix, dtype=float) for matrix in (scores, reference))
+    if first.ndim != 2 or second.ndim != 2 or first.shape[1] != second.shape[1] or not first.size or not second.size:
+        raise ValueError(f"two runs x tasks matrices of the same tasks, got shapes {first.shape} and {second.shape}")
+    if np.isnan(first).any() or np.isnan(second).any():
+        raise ValueError("scores hold NaN: a failed run scores as a failure (0), a missing one has no place here")
+    rng = np.random.default_rng(seed)
+    differences = _stratified_iqms(first, rng, resamples) - _stratified_iqms(second, rng, resamples)
+    tail = (1 - confidence) / 2
+    low, high = np.quantile(differences, [tail, 1 - tail])
+    return iqm(first) - iqm(second), float(low), float(high)
