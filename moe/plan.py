@@ -348,6 +348,13 @@ def train_runs(config: Mapping) -> list[dict]:
     return [run.as_row() for run in build(config)["grid"]]
 
 
+def own_sweeps(config_file: str | Path) -> list[str]:
+    """The sweeps a grid config file declares itself: a file merged over config.yaml also carries its sweeps."""
+    import yaml
+
+    return list((yaml.safe_load(Path(config_file).read_text()) or {}).get("sweeps") or {})
+
+
 def sweep_entry(config: Mapping, sweep: str) -> Mapping:
     try:
         return config["sweeps"][sweep]

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from moe.analysis.tables import to_markdown
-from moe.plan import load_config, sweep_entry
+from moe.plan import load_config, own_sweeps, sweep_entry
 
 COLLAPSED_SEEDS = 2
 RETURN_HARM = 0.05
@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     baseline = runs[(runs["variant"] == "baseline") & (runs["status"] == "finished")]
     baseline_return = baseline.groupby("task")["return_mean"].mean().to_dict()
     summaries, choices = [], []
-    for sweep in config["sweeps"]:
+    for sweep in own_sweeps(args.config):
         path = tables / f"sweep_{sweep}_runs.csv"
         if not path.is_file():
             print(f"no table {path}: run the grid's sweep_{sweep} target first", file=sys.stderr)
