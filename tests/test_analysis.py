@@ -622,3 +622,22 @@ def test_the_tables_intervals_stay_within_ln_k():
     assert mean_ci(runs["router_entropy"])[2] > math.log(2)  # the t-interval alone leaves the range
     assert row["router_entropy_ci_high"] == pytest.approx(math.log(2))
     assert row["router_entropy_ci_low"] == max(0.0, mean_ci(runs["router_entropy"])[1])
+
+
+def test_the_detectable_effect_gives_the_power_asked_and_shrinks_with_seeds_and_grows_with_tests():
+    from scipy import stats
+
+    from moe.analysis.stats import detectable_effect
+
+    effect = detectable_effect(20, tests=6)
+    # At that effect the paired t-test at 0.05 / 6 rejects with probability 0.8, by simulation.
+    rng = np.random.default_rng(0)
+    samples = rng.normal(effect, 1.0, size=(20000, 20))
+    rejected = stats.ttest_1samp(samples, 0.0, axis=1).pvalue < 0.05 / 6
+    assert rejected.mean() == pytest.approx(0.8, abs=0.01)
+    # Large samples: (z_{1 - a/2} + z_power) / sqrt(n).
+    assert detectable_effect(2000) == pytest.approx((stats.norm.ppf(0.975) + stats.norm.ppf(0.8)) / 2000**0.5,
+                                                    rel=0.01)
+    assert detectable_effect(10) > detectable_effect(20) and detectable_effect(20, tests=6) > detectable_effect(20)
+    with pytest.raises(ValueError, match="seeds"):
+        detectable_effect(1)

@@ -69,3 +69,4 @@ def test_the_report_reads_every_arm_of_the_replication_grid(tmp_path, monkeypatc
     assert set(table.index) == {"MOORE", "MoE", "MTPPO", "view router, K = 3", "intent oracle, K = 3"}
     assert (table["runs"] == 3).all() and table.loc["MOORE", "published"] == 0.78
     assert (tmp_path / "report/figures/replication_curves.png").stat().st_size > 0
+

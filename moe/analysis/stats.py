@@ -22,6 +22,7 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
+from scipy import optimize as scipy_optimize
 from scipy import stats as scipy_stats
 
 CONFIDENCE = 0.95
@@ -144,3 +145,27 @@ def iqm_difference_interval(scores, reference, confidence: float = CONFIDENCE, r
     tail = (1 - confidence) / 2
     low, high = np.quantile(differences, [tail, 1 - tail])
     return iqm(first) - iqm(second), float(low), float(high)
+
+
+def detectable_effect(seeds: int, tests: int = 1, alpha: float = 0.05, power: float = 0.8) -> float:
+    """The smallest seed-paired effect, in standard deviations of the paired differences (Cohen's d_z), that
+    a two-sided paired t-test on `seeds` pairs finds with probability `power` at the strictest level Holm's
+    correction over `tests` comparisons applies (alpha / tests): what a study of that size can resolve.
+    Solved on the noncentral t distribution."""
+    if seeds < 2 or tests < 1 or not 0 < alpha < 1 or not 0 < power < 1:
+        raise ValueError(f"need seeds >= 2, tests >= 1, alpha and power in (0, 1); got {seeds}, {tests}, "
+                         f"{alpha}, {power}")
+    freedom = seeds - 1
+    critical = scipy_stats.t.ppf(1 - alpha / tests / 2, freedom)
+
+    def shortfall(effect: float) -> float:
+        shift = effect * math.sqrt(seeds)
+        # Far in the tails scipy's nct returns NaN: there the upper tail is 1 and the lower one 0.
+        upper = scipy_stats.nct.sf(critical, freedom, shift)
+        lower = scipy_stats.nct.cdf(-critical, freedom, shift)
+        return (1.0 if math.isnan(upper) else upper) + (0.0 if math.isnan(lower) else lower) - power
+
+    high = 1.0
+    while shortfall(high) < 0:  # widen the bracket by doubling: far tails of nct return NaN
+        high *= 2
+    return float(scipy_optimize.brentq(shortfall, 1e-6, high))
