@@ -118,7 +118,7 @@ def validate(config: dict) -> None:
                               f"{', '.join(sorted(allowed))}")
         raise ConfigError(f"config key {'.'.join(path) or '(top level)'}: {error.message}")
     _validate_phases(config["phases"])
-    _validate_model(config["model"], config["phases"])
+    _validate_model(config)
     validate_corrections(config["corrections"], [phase["name"] for phase in config["phases"]])
 
 
@@ -145,8 +145,9 @@ def _validate_phases(phases: list[dict]) -> None:
                               "once the router has settled (the run ends with it)")
 
 
-def _validate_model(model: dict, phases: list[dict]) -> None:
+def _validate_model(config: dict) -> None:
     """Settings one expert form reads and the other has no meaning for (docs/DESIGN.md, "Experts as encoders")."""
+    model, phases = config["model"], config["phases"]
     routers = [model["router"], *(phase["set"]["model"]["router"] for phase in phases
                                   if "router" in phase.get("set", {}).get("model", {}))]
     if model["experts"] == "heads":
@@ -157,6 +158,12 @@ def _validate_model(model: dict, phases: list[dict]) -> None:
             if router in ("task", "task_softmax"):
                 raise ConfigError(f"config key model.router: {router} mixes whole encoders; it needs "
                                   "model.experts: encoders")
+        if config["critic_full_batch_steps"]:
+            # The heads form's critic shares the first layer's weight with the router and the experts: the
+            # policy's steps would move its rows with Adam's momentum, and the encoder would see its gradient
+            # once an update.
+            raise ConfigError("config key critic_full_batch_steps: a critic fitted apart needs a network of its "
+                              "own (model.experts: encoders)")
         return
     if model["routing"] != "mixture":
         raise ConfigError("config key model.routing: hard routing picks an expert's action; experts as encoders "
@@ -165,6 +172,12 @@ def _validate_model(model: dict, phases: list[dict]) -> None:
         raise ConfigError("config key model.router_memory: experts as encoders read the view alone")
     if model["orthogonal"] and model["num_experts"] < 2:
         raise ConfigError("config key model.orthogonal: Gram-Schmidt needs at least two experts")
+    if len(set(routers)) > 1:
+        raise ConfigError("config key phases: experts as encoders build the modules of their own router only; "
+                          "a phase cannot hand routing to another (the basin test is built for the heads form)")
+    if model["oracle_noise"]:
+        raise ConfigError("config key model.oracle_noise: experts as encoders read the task label in their "
+                          "heads and normalisation; a noisy oracle would change those too")
 
 
 def phase_config(config: dict, phase: str) -> dict:

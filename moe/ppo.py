@@ -335,7 +335,8 @@ def normalise_per_intent(advantages: torch.Tensor, intent: torch.Tensor) -> torc
 def fit_critic(agent, optimizer, inputs: StepInputs, returns: torch.Tensor, max_grad_norm: float | None) -> float:
     """One Adam step on the whole rollout's squared value error, unclipped (MOORE's critic update, made
     before the policy's epochs); the loss before the step. The same optimizer: Adam keeps each
-    parameter's moments apart, and the policy's steps give the critic no gradient."""
+    parameter's moments apart, and the policy's steps leave a critic network of its own (the encoder
+    form's; moe.config refuses the heads form) without gradient, which Adam skips."""
     loss = ((agent.value(inputs.image, inputs.direction, inputs.intent, inputs.previous_alpha) - returns) ** 2).mean()
     if not torch.isfinite(loss):
         raise NonFiniteLoss(f"non-finite value loss {loss.item()}")

@@ -87,11 +87,17 @@ class Trainer:
                 if name == "overlap":
                     raise ConfigError("variant overlap: it charges the overlap of the experts' policies, and "
                                       "experts as encoders (model.experts: encoders) have none of their own")
+                if config["model"]["router"] == "task":
+                    raise ConfigError(f"variant {variant}: MOORE's linear task weights are no distribution for "
+                                      f"{name} to act on (model.router: task)")
             if not self.envs.intents and (config["model"]["task_heads"] or config["model"]["router"]
                                           in ("task", "task_softmax")):
                 raise ConfigError(f"config key model: task heads and task routers read the task's index; "
                                   f"{env_id} has no intent labels")
-        self.agent = build_agent(config["model"], num_actions, view_size, len(self.envs.intents)).to(self.device)
+        try:
+            self.agent = build_agent(config["model"], num_actions, view_size, len(self.envs.intents)).to(self.device)
+        except ValueError as error:  # a form that this task cannot feed (e.g. a task router without labels)
+            raise ConfigError(f"config key model: {error}") from None
         # fused: one kernel for all parameters, 3-4x faster than Adam's per-tensor loop on
         # a model this small; the same update rule, rounded differently in the last bit.
         self.optimizer = torch.optim.Adam(self.agent.parameters(), lr=config["lr"], eps=config["adam_eps"],

@@ -41,8 +41,18 @@ def test_a_setting_qualifies_only_when_both_ceilings_clear_three_sds_and_the_lab
     assert not unreachable["supervised_above"] and not unreachable["qualifies"]
 
 
-def test_a_setting_without_every_control_is_not_judged_and_knobs_come_from_the_registry():
-    assert qualifies(arm_summary(runs({BASELINE: [0.1, 0.2], ORACLE: [0.9, 0.9]}))).empty
+def test_a_baseline_whose_seeds_agree_still_needs_a_gap_of_the_floor():
+    values = {BASELINE: [0.0] * 3, ORACLE: [0.04] * 3, SUPERVISED: [0.9] * 3, K1_LABEL: [0.0] * 3}
+    verdict = qualifies(arm_summary(runs(values))).iloc[0]
+    assert verdict["yardstick"] == 0.05 and not verdict["oracle_above"] and not verdict["qualifies"]
+    equal = qualifies(arm_summary(runs({**values, ORACLE: [0.9] * 3, K1_LABEL: [0.9] * 3}))).iloc[0]
+    assert not equal["label_does_not_close"]  # a shortfall of 0 does not clear the yardstick
+
+
+def test_a_setting_without_every_control_or_seeds_is_not_judged_and_knobs_come_from_the_registry():
+    assert qualifies(arm_summary(runs({BASELINE: [0.1, 0.2], ORACLE: [0.9, 0.9]})))["qualifies"].isna().all()
+    single = {BASELINE: [0.1], ORACLE: [0.9], SUPERVISED: [0.9], K1_LABEL: [0.1]}
+    assert qualifies(arm_summary(runs(single)))["qualifies"].isna().all()
     assert knobs(TASK) == (8, 3) and knobs("MultiIntent-Remap-n2-c0-8x8-v0") == (2, 0)
     assert np.isfinite(arm_summary(runs({BASELINE: [0.1, 0.3]}))["return_mean_std"]).all()
 

@@ -55,3 +55,30 @@ def test_the_dosed_term_is_read_from_the_sweep():
         "1": {"corrections.temporal.coef": 1}}}) == "temporal"
     with pytest.raises(ValueError, match="one correction"):
         dosed_term({"variant": "baseline", "key": "model.num_experts"})
+
+
+def test_doses_are_ordered_by_value_a_diverging_dose_is_out_and_zero_is_never_carried():
+    table = cells(("1", "A", 0.50, 0, 0.0), ("0.3", "A", 0.49, 0, 0.0), ("3", "A", 0.1, 0, 0.0))
+    assert choose_dose(table)[0] == "0.3"  # the smaller within the tie, whatever the table's order
+    diverging = table.assign(diverged=[0, 1, 0])
+    assert choose_dose(diverging)[0] == "1" and "0.3 (diverges)" in choose_dose(diverging)[1]
+    everything_fails = cells(("0", "A", 0.9, 0, 0.0), ("0.01", "A", 0.1, 3, 0.0), ("0.1", "A", 0.1, 3, 0.0))
+    assert choose_dose(everything_fails)[0] == "0.01"
+    with pytest.raises(ValueError, match="no number"):
+        choose_dose(cells(("fair", "A", 0.1, 0, 0.0)))
+
+
+def test_a_diverged_run_counts_against_its_dose_and_a_missing_baseline_is_an_error():
+    from moe.analysis.doses import dose_rows
+
+    runs = pd.DataFrame({"task": ["A", "A"], "setting": ["0.1", "0.1"], "seed": [1, 2],
+                         "status": ["finished", "diverged"], "return_mean": [0.8, None],
+                         "intent_explained": [0.3, None], "verdict": ["hedge", None], "run_dir": ["r1", "r2"]})
+    metrics = pd.DataFrame({"grad_router_balance": [1.0], "grad_router_policy": [4.0]})
+    rows = dose_rows(runs, "balance", lambda run_dir: metrics)
+    assert rows["diverged"].tolist() == [False, True] and rows["gradient_ratio"].iloc[0] == 0.25
+    summary = summarise_doses(rows, {"A": 0.8})
+    assert summary.loc[0, "diverged"] == 1 and summary.loc[0, "seeds"] == 2
+    assert choose_dose(summary)[1].startswith("none passed")
+    with pytest.raises(ValueError, match="no finished baseline run of A"):
+        summarise_doses(rows, {"B": 0.8})

@@ -156,6 +156,11 @@ def test_actor_and_critic_are_two_networks_and_the_supervised_router_learns_from
     (["model.experts=encoders", "model.routing=hard"], "model.routing"),
     (["model.experts=encoders", "model.router_memory=previous_alpha"], "model.router_memory"),
     (["model.experts=encoders", "model.num_experts=1", "model.orthogonal=true"], "model.orthogonal"),
+    (["critic_full_batch_steps=1"], "critic_full_batch_steps"),
+    (["model.experts=encoders", "model.router=oracle", "model.oracle_noise=0.1"], "model.oracle_noise"),
+    (["model.experts=encoders", "model.router=oracle",
+      'phases=[{"name": "a", "end": 0.5}, {"name": "b", "end": 1.0, "set": {"model": {"router": "learned"}}}]'],
+     "phases"),
 ])
 def test_settings_that_the_form_has_no_meaning_for_are_refused_by_name(assignments, named):
     with pytest.raises(ConfigError, match=named):
@@ -170,6 +175,11 @@ def test_overlap_and_task_settings_without_labels_are_refused(tiny, short_task):
         Trainer("MoETest-DirectionIntent-v0", "overlap", 1, 160, config, out_dir=None)
     with pytest.raises(ConfigError, match="no intent labels"):
         Trainer(short_task, "baseline", 1, 160, config, out_dir=None)
+    with pytest.raises(ConfigError, match="no distribution for entropy_min"):
+        Trainer("MoETest-DirectionIntent-v0", "entropy_min", 1, 160, config, out_dir=None)
+    oracle = resolve(None, [*tiny, "model.experts=encoders", "model.router=oracle"])
+    with pytest.raises(ConfigError, match="config key model"):  # not a traceback
+        Trainer(short_task, "baseline", 1, 160, oracle, out_dir=None)
 
 
 # --- MOORE's PPO settings ----------------------------------------------------------------
@@ -194,7 +204,8 @@ def test_the_critic_fitted_on_the_whole_rollout_takes_one_step_an_update_and_the
     steps = lambda module: {int(trainer.optimizer.state[p]["step"]) for p in module.parameters()  # noqa: E731
                             if p in trainer.optimizer.state}
     assert steps(trainer.agent.critic) == {1}
-    assert steps(trainer.agent.actor) == {3 * 4}  # 3 epochs x 80 frames / 20
+    # 3 epochs x 80 frames / 20; the experts and task weights every step (a task head only where its task is).
+    assert steps(trainer.agent.actor.experts) == steps(trainer.agent.actor.task_weights) == {3 * 4}
     assert all(not torch.equal(a, b) for a, b in zip(critic_before, trainer.agent.critic.parameters(), strict=True))
     assert row["loss_value"] > 0
 

@@ -9,9 +9,12 @@ sweeps add the controls) and writes `{report_dir}/tables/calibration.{csv,md}` a
 and seed sd of the final return and of the normalised area under the training curve over the whole run
 (`return_auc_run`), and each arm's gap to the baseline in units of the baseline's seed sd; then, per
 setting and measure, whether it qualifies for study v3 by the rule stated before the screen ran:
-- the intent oracle and the label-trained router are both above the baseline by at least
-  `QUALIFYING_SDS` seed standard deviations of the baseline's measure, and
-- K = 1 told the label does not close that gap: the oracle is above it by at least as much.
+- the intent oracle and the label-trained router are both above the baseline by at least the yardstick:
+  `QUALIFYING_SDS` seed standard deviations of the baseline's measure, and never less than `FLOOR` (a
+  baseline whose seeds agree has sd 0, and a gap of nothing would clear it), and
+- K = 1 told the label does not close that gap: the oracle stays above it by more than the yardstick.
+A setting whose baseline has fewer than two seeds, or that lacks a control, is not judged (None). A
+diverged run scores 0 on both measures: it failed, and dropping it would flatter its arm.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from moe.analysis.tables import to_markdown
 from moe.plan import load_config, own_sweeps, sweep_runs, train_runs
 
 QUALIFYING_SDS = 3.0
+FLOOR = 0.05  # in the measure's units: returns and normalised AUCs lie in [0, 1]
 MEASURES = {"return_auc_run": "AUC (whole run)", "return_mean": "final return"}
 #: The grid's setting labels, by the arm they are; a sweep's other labels are shown as they are.
 ARMS = {"base": "learned router (baseline)", "oracle": "intent oracle", "supervised": "label-trained router",
@@ -59,15 +63,17 @@ def qualifies(summary: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for task, cells in summary.groupby("task", sort=False):
         cells = cells.set_index("arm")
-        if not {BASELINE, ORACLE, SUPERVISED, K1_LABEL} <= set(cells.index):
-            continue
+        judged = {BASELINE, ORACLE, SUPERVISED, K1_LABEL} <= set(cells.index) and cells.loc[BASELINE, "seeds"] >= 2
         for measure, name in MEASURES.items():
-            yardstick = QUALIFYING_SDS * cells.loc[BASELINE, f"{measure}_std"]
+            if not judged:
+                rows.append({"task": task, "measure": name, "qualifies": None})
+                continue
+            yardstick = max(QUALIFYING_SDS * cells.loc[BASELINE, f"{measure}_std"], FLOOR)
             oracle_gap = cells.loc[ORACLE, f"{measure}_gap"]
             supervised_gap = cells.loc[SUPERVISED, f"{measure}_gap"]
             label_shortfall = cells.loc[ORACLE, f"{measure}_mean"] - cells.loc[K1_LABEL, f"{measure}_mean"]
             conditions = {"oracle_above": oracle_gap >= yardstick, "supervised_above": supervised_gap >= yardstick,
-                          "label_does_not_close": label_shortfall >= yardstick}
+                          "label_does_not_close": label_shortfall > yardstick}
             rows.append({"task": task, "measure": name, "yardstick": yardstick, "oracle_gap": oracle_gap,
                          "supervised_gap": supervised_gap, "oracle_minus_k1_label": label_shortfall,
                          **conditions, "qualifies": all(conditions.values())})
@@ -117,9 +123,10 @@ def main(argv: list[str] | None = None) -> int:
     for cell in cells:
         final_path = Path(cell["run_dir"]) / "final.json"
         final = json.loads(final_path.read_text()) if final_path.is_file() else {}
-        if final.get("status") == "finished":
+        if final.get("status") in ("finished", "diverged"):
+            failed = final["status"] == "diverged"
             rows.append({"task": cell["task"], "arm": ARMS.get(cell["setting"], cell["setting"]),
-                         "seed": cell["seed"], **{measure: final[measure] for measure in MEASURES}})
+                         "seed": cell["seed"], **{measure: 0.0 if failed else final[measure] for measure in MEASURES}})
     if not rows:
         print(f"no finished runs of {args.config} yet", file=sys.stderr)
         return 1

@@ -10,13 +10,16 @@ share of the intent explained by the router, the collapses, and the median over 
 gradient norm at the router's logits over the policy loss's; then each fix's chosen dose.
 
 The rule, per fix, over the tasks of the grid:
-1. a dose is out if on some task at least `COLLAPSED_SEEDS` of its seeds collapse (one expert carries
-   nearly everything: no routing by intent is left to find), or if on some task its mean final return
-   falls more than `RETURN_HARM` below the baseline's (a fix must not buy commitment with return);
+1. a dose is out if on some task any of its seeds diverged (a fix must not break training), or at least
+   `COLLAPSED_SEEDS` of its seeds collapse (one expert carries nearly everything: no routing by intent
+   is left to find), or its mean final return falls more than `RETURN_HARM` below the baseline's (a
+   fix must not buy commitment with return);
 2. of the doses left, the one whose mean intent explained (over tasks and seeds) is highest; a dose within
    `TIE` of it and smaller is preferred (the weakest dose that does as well);
-3. if no dose is left, the smallest, marked `none passed`: study v3 then reports that fix as harmful.
-A dose of 0 (temporal's memory router without the term) is reported, never chosen.
+3. if no dose is left, the smallest non-zero one, marked `none passed`: study v3 then reports that fix as
+   harmful.
+A dose of 0 (temporal's memory router without the term) is reported, never chosen. Doses are ordered by
+value, not by where they stand in a table.
 """
 
 from __future__ import annotations
@@ -58,41 +61,63 @@ def gradient_ratio(metrics: pd.DataFrame, term: str) -> float:
 
 
 def dose_rows(sweep_runs: pd.DataFrame, term: str, read_metrics) -> pd.DataFrame:
-    """One row per finished run of a dose sweep: task, dose, seed, return, intent explained, verdict, ratio."""
-    finished = sweep_runs[sweep_runs["status"] == "finished"]
+    """One row per finished or diverged run of a dose sweep: task, dose, seed, diverged, return, intent
+    explained, collapsed, gradient ratio (a diverged run's measures are NaN: it counts against its dose)."""
+    ended = sweep_runs[sweep_runs["status"].isin(["finished", "diverged"])]
+    finished = ended["status"] == "finished"
     return pd.DataFrame({
-        "task": finished["task"], "dose": finished["setting"].astype(str), "seed": finished["seed"],
-        "return_mean": finished["return_mean"], "intent_explained": finished["intent_explained"],
-        "collapsed": finished["verdict"] == "collapse",
-        "gradient_ratio": [gradient_ratio(read_metrics(run_dir), term) for run_dir in finished["run_dir"]],
+        "task": ended["task"], "dose": ended["setting"].astype(str), "seed": ended["seed"],
+        "diverged": ~finished, "return_mean": ended["return_mean"].where(finished),
+        "intent_explained": ended["intent_explained"].where(finished),
+        "collapsed": finished & (ended["verdict"] == "collapse"),
+        "gradient_ratio": [gradient_ratio(read_metrics(run_dir), term) if done else math.nan
+                           for run_dir, done in zip(ended["run_dir"], finished, strict=True)],
     })
 
 
 def summarise_doses(rows: pd.DataFrame, baseline_return: dict[str, float]) -> pd.DataFrame:
-    """Per dose and task: seeds, mean return, its difference from the baseline's, mean intent explained,
-    collapses, median gradient ratio."""
+    """Per dose and task: seeds, divergences, mean return, its difference from the baseline's, mean intent
+    explained, collapses, median gradient ratio."""
+    missing = sorted(set(rows["task"]) - set(baseline_return))
+    if missing:
+        raise ValueError(f"no finished baseline run of {', '.join(missing)}: a dose's return has nothing to be "
+                         "compared with")
+    if "diverged" not in rows:
+        rows = rows.assign(diverged=False)
     grouped = rows.groupby(["dose", "task"], sort=False)
-    table = grouped.agg(seeds=("seed", "count"), return_mean=("return_mean", "mean"),
+    table = grouped.agg(seeds=("seed", "count"), diverged=("diverged", "sum"), return_mean=("return_mean", "mean"),
                         intent_explained=("intent_explained", "mean"), collapses=("collapsed", "sum"),
                         gradient_ratio=("gradient_ratio", "median")).reset_index()
     table["return_vs_baseline"] = table["return_mean"] - table["task"].map(baseline_return)
     return table
 
 
+def dose_value(label: str) -> float:
+    try:
+        return float(label)
+    except ValueError:
+        raise ValueError(f"dose {label!r} is no number: a dose sweep's settings are named by their value") from None
+
+
 def choose_dose(table: pd.DataFrame) -> tuple[str, str]:
-    """(dose, why) by the rule of this module's docstring; doses in `table`'s order, smallest first."""
-    doses = list(dict.fromkeys(table["dose"]))
+    """(dose, why) by the rule of this module's docstring."""
+    doses = sorted(set(table["dose"]), key=dose_value)
+    if "diverged" not in table:
+        table = table.assign(diverged=0)
     excluded = {}
     for dose in doses:
         cells = table[table["dose"] == dose]
-        if (cells["collapses"] >= COLLAPSED_SEEDS).any():
+        if (cells["diverged"] > 0).any():
+            excluded[dose] = "diverges"
+        elif (cells["collapses"] >= COLLAPSED_SEEDS).any():
             excluded[dose] = "collapses"
         elif (cells["return_vs_baseline"] < -RETURN_HARM).any():
             excluded[dose] = "costs return"
     # A dose of 0 (temporal's memory router alone) is reported beside the others, never chosen: it is no fix.
-    passed = [dose for dose in doses if dose not in excluded and float(dose) != 0]
+    candidates = [dose for dose in doses if dose_value(dose) != 0]
+    passed = [dose for dose in candidates if dose not in excluded]
     if not passed:
-        return doses[0], "none passed: every dose " + "; ".join(f"{d} {why}" for d, why in excluded.items())
+        return candidates[0], "none passed: every dose " + "; ".join(f"{d} {why}" for d, why in excluded.items())
     explained = {dose: float(table.loc[table["dose"] == dose, "intent_explained"].mean()) for dose in passed}
     best = max(explained.values())
     chosen = next(dose for dose in passed if explained[dose] >= best - TIE)  # the smallest within the tie

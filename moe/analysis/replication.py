@@ -12,6 +12,7 @@ writes `{report_dir}/tables/replication.{csv,md}` and `{report_dir}/figures/repl
 - the gate of study v3 on MT3: mixing by task against MTPPO, and the oracle at K = 3 against the router
   that reads the view, each an IQM difference with its interval (`iqm_difference_interval`);
 - the training return per update, mean and range over seeds, per arm.
+A diverged run scores 0 on every task.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from envs import intents_of
 from moe.analysis.stats import iqm_difference_interval, iqm_interval
 from moe.analysis.tables import to_markdown
 from moe.plan import load_config, sweep_runs, train_runs
@@ -113,11 +115,13 @@ def main(argv: list[str] | None = None) -> int:
         if not (run_dir / "final.json").is_file():
             continue
         final = json.loads((run_dir / "final.json").read_text())
-        if final.get("status") != "finished":
+        if final.get("status") == "diverged":  # a failed run scores 0 on every task: dropped, it would flatter
+            final = {"normalized_return_by_task": dict.fromkeys(intents_of(cell["task"]), 0.0)}
+        elif final.get("status") != "finished":
             continue
         arm = ARMS.get(cell["setting"], cell["setting"])
         finals.setdefault(arm, []).append(final)
-        curves.setdefault(arm, []).append(pd.read_csv(run_dir / "metrics.csv"))
+        curves.setdefault(arm, []).append(pd.read_csv(run_dir / "metrics.csv"))  # a diverged run's, to its end
     if not finals:
         print(f"no finished runs of {args.config} yet", file=sys.stderr)
         return 1

@@ -2,12 +2,13 @@
 
 For each arm of the grid (its own settings, and each setting of its sweeps), and for a reference in the
 benchmark's heads form (`model.experts: heads`, the CNN encoder, K = 3, the default widths) trained with
-the grid's PPO settings, trains `--updates` + 1 updates with `moe-train` in its own subprocess and reads
-the CPU seconds of each update after the first from its metrics.csv (`seconds_cpu`: process CPU time, so
-a busy machine slows the wall clock more than this). Rounds alternate the arms and repeat `--repeats`
-times. Prints, per arm: CPU seconds per update and frames per CPU second (medians over all timed
-updates), the ratio to the heads form's frames per CPU second, the parameter count, and what the grid's
-runs of that arm cost (updates per run x seeds x CPU seconds per update).
+the grid's PPO settings (its critic in the loss: it shares the heads' first layer), trains `--updates` + 1
+updates with `moe-train` in its own subprocess and reads the CPU seconds of each update after the first
+from its metrics.csv (`seconds_cpu`: process CPU time, so a busy machine slows the wall clock more than
+this). Rounds alternate the arms and repeat `--repeats` times. Prints, per arm: CPU seconds per update and
+frames per CPU second (medians over all timed updates), the ratio to the heads form's frames per CPU
+second, the parameter count, and what the grid's runs of that arm cost (updates per run x seeds x CPU
+seconds per update).
 """
 
 from __future__ import annotations
@@ -28,8 +29,10 @@ from moe.config import resolve
 from moe.environments import make_env
 from moe.tools.params import parameter_count
 
+#: The heads form under the grid's PPO settings, but for the critic fitted apart, which needs a network of its own.
 HEADS_REFERENCE = {"model.experts": "heads", "model.encoder": "cnn", "model.num_experts": 3, "model.hidden": 64,
-                   "model.router": "learned", "model.orthogonal": False, "model.task_heads": False}
+                   "model.router": "learned", "model.orthogonal": False, "model.task_heads": False,
+                   "critic_full_batch_steps": 0}
 
 
 def arms(grid: dict) -> dict[str, dict]:
