@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import filecmp
 import json
+import os
 import re
 import sys
 from pathlib import Path
@@ -72,6 +73,9 @@ def main() -> int:
     args = parser.parse_args()
 
     sys.path.insert(0, str(args.slurm_run))
+    # The plan reads the runs_dir relative to the working directory: the cluster's copy, never the checkout
+    # the test was started from, whose results/runs may hold the README's main job with other budgets.
+    os.chdir(args.slurm_run)
     from moe import plan
 
     config = plan.load_config(args.configfiles, repo=args.slurm_run)
