@@ -355,6 +355,23 @@ def own_sweeps(config_file: str | Path) -> list[str]:
     return list((yaml.safe_load(Path(config_file).read_text()) or {}).get("sweeps") or {})
 
 
+def grid_report_arguments(argv, prog: str, description: str, default: str) -> tuple[str, dict, list[dict]]:
+    """A report's command line, `--config FILE` (a grid config, merged over config.yaml): the file, its
+    config, and every run of its grid (setting `base`) and of the sweeps the file declares itself, each
+    with its setting's label."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.add_argument("--config", default=default, help="the grid's config file")
+    config_file = parser.parse_args(argv).config
+    if not Path(config_file).is_file():
+        parser.error(f"--config {config_file}: no such file")
+    config = load_config([config_file])
+    cells = [{**row, "setting": BASE_SETTINGS} for row in train_runs(config)]
+    cells += [row for sweep in own_sweeps(config_file) for row in sweep_runs(config, sweep)]
+    return config_file, config, cells
+
+
 def sweep_entry(config: Mapping, sweep: str) -> Mapping:
     try:
         return config["sweeps"][sweep]

@@ -19,7 +19,6 @@ diverged run scores 0 on both measures: it failed, and dropping it would flatter
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -27,8 +26,8 @@ from pathlib import Path
 import gymnasium as gym
 import pandas as pd
 
-from moe.analysis.tables import to_markdown
-from moe.plan import load_config, own_sweeps, sweep_runs, train_runs
+from moe.analysis.tables import to_markdown, write_report
+from moe.plan import grid_report_arguments
 
 QUALIFYING_SDS = 3.0
 FLOOR = 0.05  # in the measure's units: returns and normalised AUCs lie in [0, 1]
@@ -81,10 +80,7 @@ def qualifies(summary: pd.DataFrame) -> pd.DataFrame:
 
 
 def plot_gaps(summary: pd.DataFrame, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from moe.analysis.plots import plt, save_figure  # its headless backend, and one way of writing a figure
 
     summary = summary.assign(n=[knobs(task)[0] for task in summary["task"]],
                              c=[knobs(task)[1] for task in summary["task"]])
@@ -104,21 +100,12 @@ def plot_gaps(summary: pd.DataFrame, path: Path) -> None:
             axis.set_ylabel(f"{name}: arm - baseline")
     axes[0][1].legend(fontsize=6, loc="best")
     figure.suptitle("Remap: each control's gap to the learned router (mean over seeds)")
-    figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=150)
-    plt.close(figure)
+    save_figure(figure, [path])
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m moe.analysis.calibration", description=__doc__.splitlines()[0])
-    parser.add_argument("--config", default="workflow/config/remap_screen.yaml")
-    args = parser.parse_args(argv)
-    if not Path(args.config).is_file():
-        parser.error(f"--config {args.config}: no such file")
-    config = load_config([args.config])
-    cells = [{**row, "setting": "base"} for row in train_runs(config)]
-    cells += [row for sweep in own_sweeps(args.config) for row in sweep_runs(config, sweep)]
+    config_file, config, cells = grid_report_arguments(argv, "python -m moe.analysis.calibration",
+                                                       __doc__.splitlines()[0], "workflow/config/remap_screen.yaml")
     rows = []
     for cell in cells:
         final_path = Path(cell["run_dir"]) / "final.json"
@@ -128,18 +115,16 @@ def main(argv: list[str] | None = None) -> int:
             rows.append({"task": cell["task"], "arm": ARMS.get(cell["setting"], cell["setting"]),
                          "seed": cell["seed"], **{measure: 0.0 if failed else final[measure] for measure in MEASURES}})
     if not rows:
-        print(f"no finished runs of {args.config} yet", file=sys.stderr)
+        print(f"no finished runs of {config_file} yet", file=sys.stderr)
         return 1
     summary = arm_summary(pd.DataFrame(rows))
     verdicts = qualifies(summary)
     out = Path(config["report_dir"])
-    (out / "tables").mkdir(parents=True, exist_ok=True)
-    summary.to_csv(out / "tables" / "calibration.csv", index=False)
-    verdicts.to_csv(out / "tables" / "calibration_qualifies.csv", index=False)
     text = ("# Remap calibration\n\nPer setting and arm: seeds, mean and seed sd, and the gap to the learned "
             "router (in its seed sds).\n\n" + to_markdown(summary.round(3)) + "\n\n## Qualifies for study v3\n\n"
             + (to_markdown(verdicts.round(3)) if len(verdicts) else "(no setting has every control yet)") + "\n")
-    (out / "tables" / "calibration.md").write_text(text)
+    write_report(out / "tables", "calibration.md", text,
+                 {"calibration.csv": summary, "calibration_qualifies.csv": verdicts})
     plot_gaps(summary, out / "figures" / "calibration_gap.png")
     print(text)
     return 0

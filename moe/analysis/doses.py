@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from moe.analysis.tables import to_markdown
+from moe.analysis.tables import to_markdown, write_report
 from moe.plan import load_config, own_sweeps, sweep_entry
 
 COLLAPSED_SEEDS = 2
@@ -151,14 +151,13 @@ def main(argv: list[str] | None = None) -> int:
         choices.append({"fix": sweep_entry(config, sweep)["variant"], "term": term, "chosen_dose": dose,
                         "why": why})
     table = pd.concat(summaries, ignore_index=True)
-    table.to_csv(tables / "dose_choice.csv", index=False)
     shown = table.copy()
     for column in ("return_mean", "return_vs_baseline", "intent_explained", "gradient_ratio"):
         shown[column] = shown[column].map(lambda value: "-" if pd.isna(value) else f"{value:.3g}")
     text = (f"# Dose choice ({args.config})\n\nBaseline mean final return: "
             + ", ".join(f"{task} {value:.3f}" for task, value in baseline_return.items())
             + "\n\n" + to_markdown(pd.DataFrame(choices)) + "\n\n" + to_markdown(shown) + "\n")
-    (tables / "dose_choice.md").write_text(text)
+    write_report(tables, "dose_choice.md", text, {"dose_choice.csv": table})
     print(text)
     return 0
 

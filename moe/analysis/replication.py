@@ -17,7 +17,6 @@ A diverged run scores 0 on every task.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -27,8 +26,8 @@ import pandas as pd
 
 from envs import intents_of
 from moe.analysis.stats import iqm_difference_interval, iqm_interval
-from moe.analysis.tables import to_markdown
-from moe.plan import load_config, sweep_runs, train_runs
+from moe.analysis.tables import to_markdown, write_report
+from moe.plan import grid_report_arguments
 
 #: Todorov et al. 2025 ("Sparsity-Driven Plasticity in Multi-Task RL", Table 1, MT3, dense): IQM, 95% CI.
 PUBLISHED = {"MTPPO": (0.70, 0.60, 0.76), "MoE": (0.74, 0.71, 0.76), "MOORE": (0.78, 0.71, 0.80)}
@@ -78,10 +77,7 @@ def differences(scores: dict[str, np.ndarray]) -> pd.DataFrame:
 
 
 def plot_curves(curves: dict[str, list[pd.DataFrame]], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from moe.analysis.plots import plt, save_figure  # its headless backend, and one way of writing a figure
 
     figure, axis = plt.subplots(figsize=(6.5, 4))
     for arm, runs in curves.items():
@@ -93,21 +89,12 @@ def plot_curves(curves: dict[str, list[pd.DataFrame]], path: Path) -> None:
     axis.set_ylabel("training return (mean over tasks' episodes)")
     axis.set_title("MT3: training return per update, mean and range over seeds")
     axis.legend(fontsize=8)
-    figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=150)
-    plt.close(figure)
+    save_figure(figure, [path])
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m moe.analysis.replication", description=__doc__.splitlines()[0])
-    parser.add_argument("--config", default="workflow/config/moore_mt3.yaml")
-    args = parser.parse_args(argv)
-    if not Path(args.config).is_file():
-        parser.error(f"--config {args.config}: no such file")
-    config = load_config([args.config])
-    cells = [{**row, "setting": "base"} for row in train_runs(config)]
-    cells += [row for sweep in config["sweeps"] if sweep == "moore_arms" for row in sweep_runs(config, sweep)]
+    config_file, config, cells = grid_report_arguments(argv, "python -m moe.analysis.replication",
+                                                       __doc__.splitlines()[0], "workflow/config/moore_mt3.yaml")
     finals: dict[str, list[dict]] = {}
     curves: dict[str, list[pd.DataFrame]] = {}
     for cell in cells:
@@ -123,20 +110,18 @@ def main(argv: list[str] | None = None) -> int:
         finals.setdefault(arm, []).append(final)
         curves.setdefault(arm, []).append(pd.read_csv(run_dir / "metrics.csv"))  # a diverged run's, to its end
     if not finals:
-        print(f"no finished runs of {args.config} yet", file=sys.stderr)
+        print(f"no finished runs of {config_file} yet", file=sys.stderr)
         return 1
     scores, tasks = {}, None
     for arm, arm_finals in finals.items():
         scores[arm], tasks = score_matrix(arm_finals)
     table, gaps = arm_table(scores, tasks), differences(scores)
     out = Path(config["report_dir"])
-    (out / "tables").mkdir(parents=True, exist_ok=True)
-    table.to_csv(out / "tables" / "replication.csv", index=False)
-    gaps.to_csv(out / "tables" / "replication_differences.csv", index=False)
     text = ("# MT3: MOORE's comparison replicated\n\nIQM of the final normalised return over runs x tasks, 95% "
             "stratified-bootstrap intervals; published: Todorov et al. 2025, Table 1 (dense).\n\n"
             + to_markdown(table.round(3)) + "\n\n" + to_markdown(gaps.round(3)) + "\n")
-    (out / "tables" / "replication.md").write_text(text)
+    write_report(out / "tables", "replication.md", text,
+                 {"replication.csv": table, "replication_differences.csv": gaps})
     plot_curves(curves, out / "figures" / "replication_curves.png")
     print(text)
     return 0

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -264,3 +264,12 @@ def robust_display_table(robust: pd.DataFrame, baseline: str = "baseline") -> pd
     return interval_table(robust, ["metric", "variant", "direction"],
                           {"level": "mean over tasks [95% CI]", "difference": f"minus {baseline} [95% CI]",
                            "p_improve": f"P(better than {baseline}) [95% CI]"})
+
+
+def write_report(tables_dir, markdown_name: str, text: str, tables: Mapping[str, pd.DataFrame]) -> None:
+    """A report's tables as CSV files (`name` -> `tables_dir/name`) and its text as `tables_dir/markdown_name`."""
+    tables_dir = Path(tables_dir)
+    tables_dir.mkdir(parents=True, exist_ok=True)
+    for name, table in tables.items():
+        table.to_csv(tables_dir / name, index=False)
+    (tables_dir / markdown_name).write_text(text)
