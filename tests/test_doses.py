@@ -82,3 +82,13 @@ def test_a_diverged_run_counts_against_its_dose_and_a_missing_baseline_is_an_err
     assert choose_dose(summary)[1].startswith("none passed")
     with pytest.raises(ValueError, match="no finished baseline run of A"):
         summarise_doses(rows, {"B": 0.8})
+
+
+def test_a_dose_is_chosen_on_the_whole_grid_only():
+    table = cells(("0.01", "A", 0.1, 0, 0.0), ("0.01", "B", 0.1, 0, 0.0), ("0.1", "A", 0.9, 0, 0.0))
+    table["seeds"] = [3, 3, 3]
+    assert choose_dose(table)[0] == "0.1"  # without the grid's shape, what is there decides
+    dose, why = choose_dose(table, tasks=["A", "B"], seeds=3)
+    assert dose == "0.01" and "0.1 (incomplete)" in why  # 0.1 has not run on B
+    table["seeds"] = [3, 2, 3]
+    assert choose_dose(table, tasks=["A", "B"], seeds=3)[1].startswith("none passed")

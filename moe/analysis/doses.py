@@ -99,15 +99,18 @@ def dose_value(label: str) -> float:
         raise ValueError(f"dose {label!r} is no number: a dose sweep's settings are named by their value") from None
 
 
-def choose_dose(table: pd.DataFrame) -> tuple[str, str]:
-    """(dose, why) by the rule of this module's docstring."""
+def choose_dose(table: pd.DataFrame, tasks: list[str] | None = None, seeds: int | None = None) -> tuple[str, str]:
+    """(dose, why) by the rule of this module's docstring; given the grid's `tasks` and `seeds`, a dose
+    without every task at every seed is out as incomplete (a choice is made on the whole grid or not at all)."""
     doses = sorted(set(table["dose"]), key=dose_value)
     if "diverged" not in table:
         table = table.assign(diverged=0)
     excluded = {}
     for dose in doses:
         cells = table[table["dose"] == dose]
-        if (cells["diverged"] > 0).any():
+        if tasks is not None and (set(cells["task"]) != set(tasks) or (seeds and (cells["seeds"] < seeds).any())):
+            excluded[dose] = "incomplete"
+        elif (cells["diverged"] > 0).any():
             excluded[dose] = "diverges"
         elif (cells["collapses"] >= COLLAPSED_SEEDS).any():
             excluded[dose] = "collapses"
@@ -143,11 +146,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"no table {path}: run the grid's sweep_{sweep} target first", file=sys.stderr)
             return 1
         term = dosed_term(sweep_entry(config, sweep))
-        rows = dose_rows(pd.read_csv(path), term, lambda run_dir: pd.read_csv(Path(run_dir) / "metrics.csv"))
+        rows = dose_rows(pd.read_csv(path, dtype={"setting": str}), term,
+                         lambda run_dir: pd.read_csv(Path(run_dir) / "metrics.csv"))
         summary = summarise_doses(rows, baseline_return)
         summary.insert(0, "fix", sweep_entry(config, sweep)["variant"])
         summaries.append(summary)
-        dose, why = choose_dose(summary)
+        dose, why = choose_dose(summary, [task["name"] for task in config["tasks"]], len(config["seeds"]))
         choices.append({"fix": sweep_entry(config, sweep)["variant"], "term": term, "chosen_dose": dose,
                         "why": why})
     table = pd.concat(summaries, ignore_index=True)
