@@ -110,7 +110,8 @@ class EncoderMixture(nn.Module):
         self.experts = ExpertCNNs(num_experts, view_size)
         feature_dim = self.experts.out_dim
         self.view_router = self.task_weights = None
-        # The oracle's network has the view's router too, unused, so that a phase can hand routing to it.
+        # The oracle's network builds the view's router too, unused: the oracle and the learned router then draw
+        # the same initial experts and heads for a seed, so that their comparison is paired.
         if num_experts > 1 and router in ("learned", "supervised", "oracle"):
             self.view_router = nn.Sequential(ExpertCNNs(1, view_size), nn.Flatten(), nn.Linear(feature_dim, hidden),
                                              nn.ReLU(), nn.Linear(hidden, num_experts))
@@ -167,9 +168,7 @@ class EncoderExpertsAgent(nn.Module):
         needs_tasks = task_heads or intent_input or router in ("task", "task_softmax", "oracle", "supervised")
         if needs_tasks and num_intents < 1:
             raise ValueError("experts as encoders with task heads, the task one-hot or a task, oracle or supervised "
-                             "router need a task with intent labels")
-        if orthogonal and num_experts < 2:
-            raise ValueError("model.orthogonal needs at least two experts")
+                             "router read the task's index, and this task has no intent labels")
         self.num_experts, self.num_actions, self.oracle_noise = num_experts, num_actions, oracle_noise
         form = dict(view_size=view_size, num_experts=num_experts, hidden=hidden, router=router,
                     num_tasks=max(num_intents, 1), orthogonal=orthogonal, task_heads=task_heads,
@@ -186,7 +185,8 @@ class EncoderExpertsAgent(nn.Module):
 
     @router.setter
     def router(self, router: str) -> None:
-        """A phase may hand routing to another router (the basin test), as `MoEAgent.router` may."""
+        """Set at every update from the phase's config, as `MoEAgent.router` is (moe.config refuses a phase that
+        would hand this form's routing to another router)."""
         self._router = self.actor.router = router
         # Only the actor's router is the label-trained control: the critic's own weights learn from the value.
         self.critic.router = "learned" if router == "supervised" else router

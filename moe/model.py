@@ -262,12 +262,6 @@ class MoEAgent(nn.Module):
                            expert_log_probs.permute(2, 0, 1))
 
 
-    def value(self, image: torch.Tensor, direction: torch.Tensor, intent: torch.Tensor | None = None,
-              previous_alpha: torch.Tensor | None = None) -> torch.Tensor:
-        """(B,) the critic's value."""
-        return self(image, direction, intent, previous_alpha).value
-
-
 def _zero_bias_where_missing(state_dict, prefix, *_) -> None:
     """A model saved before bias_balance existed had no router bias, i.e. a zero one."""
     weight = state_dict.get(prefix + "router_out.weight")
@@ -288,10 +282,8 @@ def noisy_intent(intent: torch.Tensor, noise: float, num_experts: int,
     return torch.where(wrong & (intent >= 0), (intent + shift) % num_experts, intent)
 
 
-#: `model.experts`: the experts as action heads on one shared encoder (`MoEAgent`), or as whole encoders
-#: mixed in representation space (MOORE's form, `moe.encoder_experts`).
-EXPERT_FORMS = ("heads", "encoders")
-#: The model settings each form reads; the rest must keep their defaults (moe.config checks).
+#: The model settings the encoder form (`model.experts: encoders`, MOORE's, `moe.encoder_experts`) reads, and
+#: those only it reads; moe.config refuses the settings a form has no meaning for.
 ENCODER_SETTINGS = ("num_experts", "hidden", "router", "orthogonal", "task_heads", "intent_input", "oracle_noise")
 ENCODER_ONLY_SETTINGS = ("experts", "orthogonal", "task_heads")
 

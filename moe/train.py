@@ -90,10 +90,6 @@ class Trainer:
                 if config["model"]["router"] == "task":
                     raise ConfigError(f"variant {variant}: MOORE's linear task weights are no distribution for "
                                       f"{name} to act on (model.router: task)")
-            if not self.envs.intents and (config["model"]["task_heads"] or config["model"]["router"]
-                                          in ("task", "task_softmax")):
-                raise ConfigError(f"config key model: task heads and task routers read the task's index; "
-                                  f"{env_id} has no intent labels")
         try:
             self.agent = build_agent(config["model"], num_actions, view_size, len(self.envs.intents)).to(self.device)
         except ValueError as error:  # a form that this task cannot feed (e.g. a task router without labels)
