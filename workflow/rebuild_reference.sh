@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Rebuild every table and figure of the committed reference results from its runs,
 # without training (train: false): the paper grid with its sweeps, then the extended
-# grid, then study v2 (fair grid, memory arm, bridge). `git diff results/reference`
-# afterwards shows what, if anything, changed.
+# grid, then study v2 (fair grid, memory arm, bridge), then this round's dose grid and
+# Remap calibration. `git diff results/reference` afterwards shows what, if anything, changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cores="${1:-2}"
@@ -17,3 +17,15 @@ snakemake --cores "$cores" --configfile "$v2" workflow/config/study_v2_memory.ya
     --forceall all sweep_balance
 snakemake --cores "$cores" --configfile "$v2" workflow/config/study_v2_bridge.yaml --config train=False \
     --forceall all sweep_balance
+# This round: the dose grid with its dose choice, then the Remap calibration (screen and confirmation)
+# with its gap tables.
+dose=workflow/config/dose_grid.yaml
+snakemake --cores "$cores" sweep_dose_entropy_min sweep_dose_temporal sweep_dose_overlap sweep_dose_balance \
+    sweep_dose_bias_balance all --configfile "$dose" --config train=False --forceall
+python -m moe.analysis.doses --config "$dose" > /dev/null
+for calibration in workflow/config/remap_screen.yaml workflow/config/remap_confirm.yaml; do
+    sweeps=$(python -c "import sys, yaml; print(' '.join('sweep_' + name for name in yaml.safe_load(open(sys.argv[1]))['sweeps']))" "$calibration")
+    # shellcheck disable=SC2086  # the sweep targets are words
+    snakemake --cores "$cores" all $sweeps --configfile "$calibration" --config train=False --forceall
+    python -m moe.analysis.calibration --config "$calibration" > /dev/null
+done

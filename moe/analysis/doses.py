@@ -7,7 +7,8 @@ reads the grid's run tables (`{report_dir}/tables/runs.csv` for the baseline, `s
 each dose sweep) and each run's metrics.csv, and writes `{report_dir}/tables/dose_choice.{csv,md}`: per
 fix, dose and task, the seeds, the mean final return and its difference from the baseline's, the mean
 share of the intent explained by the router, the collapses, and the median over updates of the fix's
-gradient norm at the router's logits over the policy loss's; then each fix's chosen dose.
+gradient norm at the router's logits over the policy loss's; then each fix's chosen dose, also alone in
+`dose_chosen.csv`, which study v3's configs are tested against (tests/test_study_v3.py).
 
 The rule, per fix, over the tasks of the grid:
 1. a dose is out if on some task any of its seeds diverged (a fix must not break training), or at least
@@ -161,7 +162,8 @@ def main(argv: list[str] | None = None) -> int:
     text = (f"# Dose choice ({args.config})\n\nBaseline mean final return: "
             + ", ".join(f"{task} {value:.3f}" for task, value in baseline_return.items())
             + "\n\n" + to_markdown(pd.DataFrame(choices)) + "\n\n" + to_markdown(shown) + "\n")
-    write_report(tables, "dose_choice.md", text, {"dose_choice.csv": table})
+    write_report(tables, "dose_choice.md", text,
+                 {"dose_choice.csv": table, "dose_chosen.csv": pd.DataFrame(choices)})
     print(text)
     return 0
 
