@@ -97,8 +97,13 @@ def warmup_signature(config: dict, env_id: str, variant: str, seed: int, frames:
     until_return = config["phases"][0].get("until_return")
     if until_return is not None:
         signature["until_return"] = until_return
-    if config["phases"][0].get("set"):
-        signature["first_phase_set"] = config["phases"][0]["set"]
+    first_set = config["phases"][0].get("set")
+    if first_set:
+        signature["first_phase_set"] = first_set
+        if "router" in first_set.get("model", {}):
+            # The first phase trains with the router it sets; the run's own routes only later phases, and
+            # every router kind builds the same modules (so the basin test's controls share its warm-up).
+            training["model"] = {name: value for name, value in training["model"].items() if name != "router"}
     return signature
 
 

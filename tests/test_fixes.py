@@ -254,3 +254,42 @@ def test_the_intent_as_an_input_reaches_every_head_and_leaves_other_weights_as_t
     assert not torch.allclose(by_intent.value[0], by_intent.value[1])  # same view, different label
     unlabelled = told(image, direction, intent=torch.tensor([-1, -1]))
     assert torch.allclose(unlabelled.value, plain(image, direction, intent=torch.tensor([-1, -1])).value)
+
+
+def test_a_router_that_the_first_phase_overrides_leaves_the_warmup_shared(tmp_path):
+    """The basin test's controls (the oracle or the label kept to the end) record another router than the
+    baseline, but their first phase routes by the oracle too: one signature, and the same first-phase rows."""
+    import json
+
+    import pandas as pd
+
+    from moe.config import resolve as resolve_config
+    from moe.train import TIMING_COLUMNS, train
+
+    phases = ('phases=[{"name": "oracle", "end": 0.5, "set": {"model": {"router": "oracle"}}}, '
+              '{"name": "fit", "end": 0.75, "set": {"model": {"router": "supervised"}}}, {"name": "finetune", "end": 1.0}]')
+    settings = ["num_envs=2", "rollout_steps=40", "minibatch_size=40", "eval.episodes=2", "model.hidden=16",
+                "model.gat_dim=8", "model.num_experts=2", phases]
+    signatures = {router: warmup_signature(resolve_config(None, [*settings, f"model.router={router}"]),
+                                           "MoETest-DirectionIntent-v0", "baseline", 1, 4 * 80)
+                  for router in ("learned", "supervised", "oracle")}
+    assert signatures["learned"] == signatures["supervised"] == signatures["oracle"]
+    # Without the first phase's router the run's own decides the first phase, and keeps its own warm-up.
+    plain = [setting for setting in settings if not setting.startswith("phases")]
+    assert (warmup_signature(resolve_config(None, [*plain, "model.router=oracle"]), "MoETest-DirectionIntent-v0",
+                             "baseline", 1, 4 * 80)
+            != warmup_signature(resolve_config(None, plain), "MoETest-DirectionIntent-v0", "baseline", 1, 4 * 80))
+    rows = {}
+    for router in ("learned", "supervised"):
+        train("MoETest-DirectionIntent-v0", "baseline", 1, 4 * 80, tmp_path / router,
+              assignments=[*settings, f"model.router={router}"])
+        metrics = pd.read_csv(tmp_path / router / "metrics.csv").drop(columns=TIMING_COLUMNS)
+        rows[router] = metrics[metrics["phase"] == "oracle"]
+    assert len(rows["learned"]) == 2
+    pd.testing.assert_frame_equal(rows["learned"], rows["supervised"])
+    # The label kept to the end, trained from the baseline's warm-up, ends as it does trained whole.
+    train("MoETest-DirectionIntent-v0", "baseline", 1, 4 * 80, tmp_path / "warmup",
+          assignments=[*settings, "model.router=learned"], warmup_only=True)
+    shared = train("MoETest-DirectionIntent-v0", "baseline", 1, 4 * 80, tmp_path / "from_warmup",
+                   assignments=[*settings, "model.router=supervised"], from_warmup=tmp_path / "warmup")
+    assert shared == json.loads((tmp_path / "supervised" / "final.json").read_text())
