@@ -267,7 +267,8 @@ def test_a_router_that_the_first_phase_overrides_leaves_the_warmup_shared(tmp_pa
     from moe.train import TIMING_COLUMNS, train
 
     phases = ('phases=[{"name": "oracle", "end": 0.5, "set": {"model": {"router": "oracle"}}}, '
-              '{"name": "fit", "end": 0.75, "set": {"model": {"router": "supervised"}}}, {"name": "finetune", "end": 1.0}]')
+              '{"name": "fit", "end": 0.75, "set": {"model": {"router": "supervised"}}}, '
+              '{"name": "finetune", "end": 1.0}]')
     settings = ["num_envs=2", "rollout_steps=40", "minibatch_size=40", "eval.episodes=2", "model.hidden=16",
                 "model.gat_dim=8", "model.num_experts=2", phases]
     signatures = {router: warmup_signature(resolve_config(None, [*settings, f"model.router={router}"]),

@@ -1,0 +1,298 @@
+"""Study v3's report (issue "Study v3"; docs/DESIGN.md, "Statistics"): per setting, does a fix make the router
+commit by intent, and does committing pay?
+
+    python -m moe.analysis.study_v3 --config workflow/config/study_v3.yaml
+    python -m moe.analysis.study_v3 --config workflow/config/study_v3_basin.yaml
+
+reads every finished run of the config's grid (its own run is the baseline) and of the sweeps the file
+declares, and writes to `{report_dir}/tables/`:
+- `study_v3_cells.csv`: per task and arm (a setting's label; `fix_*` sweeps are the fixes, the other sweeps
+  controls), the seeds finished of those planned, the diverged, the verdicts, and the mean with its
+  t-interval of each measure: `intent_explained` (the share of the intent's entropy the router's choice
+  explains), the normalised area under the training curve, and the final return. The AUC is the whole
+  run's (`return_auc_run`) for a run of one phase, and the part after the first phase (`return_auc`) for a
+  phased run (the basin test), whose first phase routes by the oracle in every arm. A diverged run scores
+  0 on both returns (it failed; dropping it would flatter its arm) and has no intent explained;
+- `study_v3_effects.csv`: per task, arm and measure, the mean seed-paired difference against the baseline
+  with its t-interval and paired t-test p. The fixes against the baseline are the primary family, Holm-
+  adjusted over the fixes per task and measure (`p_holm`); controls against the baseline are shown with
+  their raw p. A fix that adds a correction to another arm of the study (temporal+memory to the memory
+  router, hard routing+balance to hard routing) is also set against that arm (`reference`), raw p: a
+  secondary contrast that separates the correction from the model setting it rides on;
+- `study_v3.md`: both tables for reading, the power of the primary family (the smallest seed-paired effect,
+  in sds of the paired differences, that the planned and the finished seeds detect with 80% power after
+  Holm; `moe.analysis.stats.detectable_effect`) and, for a phased run, the hand-over: the supervised
+  router's label loss and router mutual information at the end of the fit phase, and the router mutual
+  information at the end of the run;
+and to `{report_dir}/figures/`: `study_v3_return_vs_intent.png` (final return against intent explained per
+arm: the noisy oracle's levels draw what committing is worth on one curve) and `study_v3_curves.png` (the
+training return and router mutual information over frames, per arm, phase ends marked).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from moe.analysis.stats import detectable_effect, holm, mean_ci, t_test_p
+from moe.analysis.tables import interval_cell, p_value_cell, to_markdown, verdict_cell, write_report
+from moe.plan import BASE_SETTINGS, grid_report_arguments
+
+BASELINE = "baseline"
+FIX_SWEEP_PREFIX = "fix_"
+INTENT, AUC, RETURN = "intent_explained", "auc", "return_mean"
+MEASURES = {INTENT: "intent explained", AUC: "AUC", RETURN: "final return"}
+POWER_FAMILY_ALPHA, POWER = 0.05, 0.8
+
+
+def arm_of(cell: dict) -> str:
+    return BASELINE if cell["setting"] == BASE_SETTINGS else cell["setting"]
+
+
+def read_cell(cell: dict) -> dict | None:
+    """One run's measures from its final.json; None while it has not finished."""
+    path = Path(cell["run_dir"]) / "final.json"
+    final = json.loads(path.read_text()) if path.is_file() else {}
+    if final.get("status") not in ("finished", "diverged"):
+        return None
+    diverged = final["status"] == "diverged"
+    phased = final.get("return_auc") is not None
+    auc = final["return_auc" if phased else "return_auc_run"]
+    return {"task": cell["task"], "arm": arm_of(cell), "seed": int(cell["seed"]), "run_dir": cell["run_dir"],
+            "verdict": final.get("verdict") or ("diverged" if diverged else "none"), "diverged": diverged,
+            "phased": phased, INTENT: math.nan if diverged else final[INTENT],
+            AUC: 0.0 if diverged else auc, RETURN: 0.0 if diverged else final[RETURN]}
+
+
+def model_settings(settings: str) -> dict[str, str]:
+    """The `model.*` assignments of a run's settings id (`key=value,key=value`; `base` has none)."""
+    if settings == BASE_SETTINGS:
+        return {}
+    pairs = (item.split("=", 1) for item in settings.split(","))
+    return {key: value for key, value in pairs if key.startswith("model.")}
+
+
+def references(arms: pd.DataFrame) -> dict[str, str]:
+    """fix -> the arm it adds corrections to: the same model settings and a strict subset of its corrections,
+    the most corrections of those (the baseline is left out: every fix is set against it already)."""
+    found = {}
+    for fix in arms[arms["kind"] == "fix"].itertuples():
+        candidates = [other for other in arms.itertuples()
+                      if other.arm not in (fix.arm, BASELINE) and other.model == fix.model
+                      and set(other.corrections) < set(fix.corrections)]
+        if candidates:
+            found[fix.arm] = max(candidates, key=lambda other: len(other.corrections)).arm
+    return found
+
+
+def arm_table(config_file: str, config: dict, cells: list[dict]) -> pd.DataFrame:
+    """Per arm: kind (baseline, control, fix), planned seeds, model settings and corrections."""
+    rows = {}
+    for cell in cells:
+        arm = arm_of(cell)
+        sweep = cell.get("sweep")
+        kind = BASELINE if arm == BASELINE else "fix" if sweep.startswith(FIX_SWEEP_PREFIX) else "control"
+        if arm in rows and rows[arm]["settings"] != cell["settings"]:
+            raise ValueError(f"{config_file}: the label {arm!r} names two settings ({rows[arm]['settings']} and "
+                             f"{cell['settings']}): give each arm its own label")
+        corrections = [] if cell["variant"] == BASELINE else cell["variant"].split("+")
+        entry = rows.setdefault(arm, {"arm": arm, "kind": kind, "settings": cell["settings"],
+                                      "model": model_settings(cell["settings"]), "corrections": corrections,
+                                      "planned": set()})
+        entry["planned"].add(int(cell["seed"]))
+    table = pd.DataFrame(rows.values())
+    table["planned"] = table["planned"].map(len)
+    return table
+
+
+def summarise_cells(runs: pd.DataFrame, arms: pd.DataFrame) -> pd.DataFrame:
+    rows = []
+    for (task, arm), group in runs.groupby(["task", "arm"], sort=False):
+        info = arms.set_index("arm").loc[arm]
+        row = {"task": task, "arm": arm, "kind": info["kind"], "seeds": len(group), "planned": info["planned"],
+               "diverged": int(group["diverged"].sum()),
+               "verdicts": verdict_cell(group["verdict"].value_counts().to_dict(), len(group))}
+        for measure in MEASURES:
+            row[measure], row[f"{measure}_low"], row[f"{measure}_high"] = mean_ci(group[measure], bounds=(0, 1))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def paired(runs: pd.DataFrame, task: str, arm: str, other: str, measure: str) -> pd.Series:
+    """arm - other per seed, over the seeds both finished (runs of one seed share their environment seeds)."""
+    values = runs[runs["task"] == task].pivot_table(index="seed", columns="arm", values=measure)
+    if arm not in values or other not in values:
+        return pd.Series(dtype=float)
+    return (values[arm] - values[other]).dropna()
+
+
+def effects(runs: pd.DataFrame, arms: pd.DataFrame) -> pd.DataFrame:
+    reference_of = references(arms)
+    rows = []
+    for task in dict.fromkeys(runs["task"]):
+        present = set(runs.loc[runs["task"] == task, "arm"])
+        for arm in arms.itertuples():
+            if arm.arm == BASELINE or arm.arm not in present:
+                continue
+            contrasts = [(BASELINE, "primary" if arm.kind == "fix" else "control")]
+            if arm.arm in reference_of and reference_of[arm.arm] in present:
+                contrasts.append((reference_of[arm.arm], "secondary"))
+            for other, family in contrasts:
+                for measure in MEASURES:
+                    differences = paired(runs, task, arm.arm, other, measure)
+                    mean, low, high = mean_ci(differences)
+                    rows.append({"task": task, "arm": arm.arm, "against": other, "family": family,
+                                 "measure": MEASURES[measure], "pairs": len(differences), "difference": mean,
+                                 "low": low, "high": high, "p": t_test_p(differences)})
+    table = pd.DataFrame(rows)
+    if table.empty:
+        return table
+    table["p_holm"] = math.nan
+    primary = table["family"] == "primary"
+    for _, index in table[primary].groupby(["task", "measure"]).groups.items():
+        table.loc[index, "p_holm"] = holm(table.loc[index, "p"])
+    return table
+
+
+def handover(runs: pd.DataFrame) -> pd.DataFrame:
+    """For phased runs: the supervised router's label loss (mean of the fit phase's last 4 updates) and the
+    training router mutual information at the fit phase's last update and at the run's last, per arm."""
+    rows = []
+    for run in runs[runs["phased"] & ~runs["diverged"]].itertuples():
+        metrics = pd.read_csv(Path(run.run_dir) / "metrics.csv")
+        fit = metrics[metrics["phase"] == "fit"]
+        if fit.empty:
+            continue
+        rows.append({"task": run.task, "arm": run.arm, "label_loss_end_of_fit": fit["loss_router_label"].tail(4).mean(),
+                     "router_mi_end_of_fit": fit["router_mutual_information"].iloc[-1],
+                     "router_mi_end": metrics["router_mutual_information"].iloc[-1]})
+    if not rows:
+        return pd.DataFrame()
+    return pd.DataFrame(rows).groupby(["task", "arm"], sort=False).mean().reset_index()
+
+
+def power_text(arms: pd.DataFrame, runs: pd.DataFrame) -> str:
+    fixes = int((arms["kind"] == "fix").sum())
+    if not fixes:
+        return "No fix arms: no primary family."
+    planned = int(arms.loc[arms["kind"] == "fix", "planned"].min())
+    finished = runs[runs["arm"].isin(arms.loc[arms["kind"] == "fix", "arm"])].groupby(["task", "arm"]).size()
+    parts = [f"The primary family is {fixes} fixes against the baseline per task and measure (Holm)."]
+    for label, seeds in (("planned", planned), ("finished (fewest of any fix cell)", int(finished.min()))):
+        if seeds >= 2:
+            effect = detectable_effect(seeds, fixes, POWER_FAMILY_ALPHA, POWER)
+            parts.append(f"With the {label} {seeds} seeds a paired effect of {effect:.2f} sds of the paired "
+                         f"differences is found with {POWER:.0%} power.")
+    return " ".join(parts)
+
+
+def display(cells: pd.DataFrame, effects_table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    shown = cells[["task", "arm", "kind"]].copy()
+    shown["seeds"] = [f"{row.seeds}/{row.planned}" + (f" ({row.diverged} diverged)" if row.diverged else "")
+                      for row in cells.itertuples()]
+    shown["verdicts"] = cells["verdicts"]
+    for measure, name in MEASURES.items():
+        shown[name] = [interval_cell(row[measure], row[f"{measure}_low"], row[f"{measure}_high"], row["seeds"])
+                       for _, row in cells.iterrows()]
+    effect_rows = effects_table.copy()
+    if not effect_rows.empty:
+        effect_rows["difference"] = [interval_cell(row.difference, row.low, row.high, row.pairs)
+                                     for row in effects_table.itertuples()]
+        effect_rows["p"] = effect_rows["p"].map(p_value_cell)
+        effect_rows["p_holm"] = effect_rows["p_holm"].map(lambda p: "-" if math.isnan(p) else p_value_cell(p))
+        effect_rows = effect_rows.drop(columns=["low", "high"])
+    return shown, effect_rows
+
+
+def plot_return_vs_intent(cells: pd.DataFrame, path: Path) -> None:
+    from moe.analysis.plots import plt, save_figure
+
+    tasks = list(dict.fromkeys(cells["task"]))
+    figure, axes = plt.subplots(1, len(tasks), figsize=(6 * len(tasks), 4.5), squeeze=False)
+    for axis, task in zip(axes[0], tasks, strict=True):
+        group = cells[cells["task"] == task]
+        oracle_curve = group[group["arm"].str.startswith("oracle")].sort_values(INTENT)
+        axis.plot(oracle_curve[INTENT], oracle_curve[RETURN], "k--", linewidth=0.8, label="(noisy) oracle")
+        for index, row in enumerate(group.itertuples()):
+            marker = {"fix": "o", "control": "s", BASELINE: "D"}[row.kind]
+            axis.errorbar(row.intent_explained, row.return_mean,
+                          xerr=[[row.intent_explained - row.intent_explained_low],
+                                [row.intent_explained_high - row.intent_explained]],
+                          yerr=[[row.return_mean - row.return_mean_low], [row.return_mean_high - row.return_mean]],
+                          fmt=marker, color=f"C{index % 10}", label=row.arm, capsize=2)
+        axis.set_xlabel("intent explained (final evaluation)")
+        axis.set_ylabel("final return")
+        axis.set_title(task, fontsize=9)
+        axis.legend(fontsize=6, loc="best")
+    figure.suptitle("Study v3: what committing by intent is worth (mean and 95% t-interval over seeds)")
+    save_figure(figure, [path])
+
+
+def plot_curves(runs: pd.DataFrame, path: Path) -> None:
+    from moe.analysis.plots import plt, save_figure
+
+    tasks = list(dict.fromkeys(runs["task"]))
+    figure, axes = plt.subplots(2, len(tasks), figsize=(6 * len(tasks), 7), squeeze=False)
+    for column, task in enumerate(tasks):
+        group = runs[(runs["task"] == task) & ~runs["diverged"]]
+        phase_ends: set[float] = set()
+        for index, (arm, arm_runs) in enumerate(group.groupby("arm", sort=False)):
+            metrics = pd.concat([pd.read_csv(Path(run_dir) / "metrics.csv") for run_dir in arm_runs["run_dir"]])
+            curve = metrics.groupby("frames")[["return_mean", "router_mutual_information"]].mean()
+            for row, name in enumerate(("return_mean", "router_mutual_information")):
+                axes[row][column].plot(curve.index, curve[name], color=f"C{index % 10}", label=arm, linewidth=1)
+            first = metrics.drop_duplicates("phase", keep="last")
+            phase_ends |= set(first["frames"].iloc[:-1])
+        for row, name in enumerate(("training return", "router mutual information (nats)")):
+            for end in sorted(phase_ends):
+                axes[row][column].axvline(end, color="grey", linewidth=0.6, linestyle=":")
+            axes[row][column].set_ylabel(name)
+            axes[row][column].set_xlabel("frames")
+        axes[0][column].set_title(task, fontsize=9)
+    axes[0][-1].legend(fontsize=6, loc="best")
+    figure.suptitle("Study v3: training curves, mean over seeds (dotted: phase ends)")
+    save_figure(figure, [path])
+
+
+def main(argv: list[str] | None = None) -> int:
+    config_file, config, cells = grid_report_arguments(argv, "python -m moe.analysis.study_v3",
+                                                       __doc__.splitlines()[0], "workflow/config/study_v3.yaml")
+    arms = arm_table(config_file, config, cells)
+    rows = [row for row in map(read_cell, cells) if row is not None]
+    if not rows:
+        print(f"no finished runs of {config_file} yet", file=sys.stderr)
+        return 1
+    runs = pd.DataFrame(rows)
+    cells_table = summarise_cells(runs, arms)
+    effects_table = effects(runs, arms)
+    handover_table = handover(runs)
+    shown_cells, shown_effects = display(cells_table, effects_table)
+    phased = bool(runs["phased"].any())
+    text = (f"# Study v3 ({config_file})\n\n"
+            f"AUC: {'after the first phase (return_auc)' if phased else 'the whole run (return_auc_run)'}. "
+            "Mean [95% t-interval] over seeds; a diverged run scores 0 in return.\n\n"
+            + to_markdown(shown_cells) + "\n\n## Seed-paired effects\n\n"
+            "primary: a fix against the baseline, Holm over the fixes per task and measure (p_holm); control "
+            "and secondary (a fix against the arm it adds corrections to): raw p, unadjusted.\n\n"
+            + (to_markdown(shown_effects) if not shown_effects.empty else "(no pairs yet)") + "\n\n## Power\n\n"
+            + power_text(arms, runs) + "\n")
+    if not handover_table.empty:
+        text += ("\n## The hand-over (phased runs)\n\nThe supervised router's label loss over the fit phase's "
+                 "last 4 updates, and the training router mutual information at its end and at the run's end.\n\n"
+                 + to_markdown(handover_table.round(4)) + "\n")
+    out = Path(config["report_dir"])
+    write_report(out / "tables", "study_v3.md", text,
+                 {"study_v3_cells.csv": cells_table, "study_v3_effects.csv": effects_table,
+                  **({"study_v3_handover.csv": handover_table} if not handover_table.empty else {})})
+    plot_return_vs_intent(cells_table, out / "figures" / "study_v3_return_vs_intent.png")
+    plot_curves(runs, out / "figures" / "study_v3_curves.png")
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
