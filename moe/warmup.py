@@ -100,9 +100,10 @@ def warmup_signature(config: dict, env_id: str, variant: str, seed: int, frames:
     first_set = config["phases"][0].get("set")
     if first_set:
         signature["first_phase_set"] = first_set
-        if "router" in first_set.get("model", {}):
-            # The first phase trains with the router it sets; the run's own routes only later phases, and
-            # every router kind builds the same modules (so the basin test's controls share its warm-up).
+        if "router" in first_set.get("model", {}) and config["model"]["experts"] == "heads":
+            # The first phase trains with the router it sets; the run's own routes only later phases, and in
+            # the heads form every router kind builds the same modules (so the basin test's control shares
+            # its warm-up). The encoders form refuses a phase that sets the router.
             training["model"] = {name: value for name, value in training["model"].items() if name != "router"}
     return signature
 

@@ -257,8 +257,8 @@ def test_the_intent_as_an_input_reaches_every_head_and_leaves_other_weights_as_t
 
 
 def test_a_router_that_the_first_phase_overrides_leaves_the_warmup_shared(tmp_path):
-    """The basin test's controls (the oracle or the label kept to the end) record another router than the
-    baseline, but their first phase routes by the oracle too: one signature, and the same first-phase rows."""
+    """The basin test's control (the label kept to the end) records another router than the baseline, but its
+    first phase routes by the oracle too: one signature, and the same first-phase rows."""
     import json
 
     import pandas as pd

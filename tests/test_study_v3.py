@@ -13,7 +13,7 @@ import yaml
 from scipy import stats as scipy_stats
 
 from moe.analysis.stats import detectable_effect, holm
-from moe.analysis.study_v3 import BASELINE, arm_table, effects, power_text, references
+from moe.analysis.study_v3 import BASELINE, arm_table, dose_notes, effects, power_text, references
 from moe.config import resolve
 from moe.plan import build, format_value, load_config
 
@@ -49,7 +49,10 @@ def test_every_fix_runs_at_the_dose_grids_chosen_dose_in_its_form(config_file, m
         for config in resolved_runs(config_file, sweep):
             corrections = config["corrections"]
             acting = [] if variant == "baseline" else variant.split("+")
+            explicit = sweeps[sweep]["settings"]
             for name in acting:
+                # Set in the sweep itself, never left to a default that happens to equal the dose today.
+                assert all(f"corrections.{name}.coef" in values for values in explicit.values()), (sweep, name)
                 # The dose the grid chose for this correction: in the fix it was dosed in, else beside entropy_min.
                 key = (variant, name) if (variant, name) in dose else (f"entropy_min+{name}", name)
                 key = key if key in dose else (name, name)
@@ -141,6 +144,23 @@ def test_power_is_stated_for_the_planned_and_the_finished_seeds():
     text = power_text(ARMS, runs)
     assert f"planned 4 seeds a paired effect of {detectable_effect(4, 4):.2f}" in text
     assert f"3 seeds a paired effect of {detectable_effect(3, 4):.2f}" in text
+    # A fix cell with no finished run yet: nothing can be tested on the finished seeds.
+    text = power_text(ARMS, runs[runs["arm"] != "hard routing"])
+    assert "finished (fewest of any fix cell) 0 seeds no effect can be tested" in text
+
+
+def test_each_fix_carries_the_dose_grids_choice_and_whether_any_dose_passed(tmp_path):
+    chosen = tmp_path / "dose_chosen.csv"
+    pd.DataFrame([["entropy_min", "entropy_min", "0.01", "none passed: every dose 0.01 collapses"],
+                  ["entropy_min+balance", "balance", "0.01", "highest intent explained (0.007; best 0.021)"],
+                  ["temporal", "temporal", "0.01", "highest intent explained (0.024; best 0.024)"]],
+                 columns=["fix", "term", "chosen_dose", "why"]).to_csv(chosen, index=False)
+    notes = dose_notes(ARMS, chosen)
+    assert notes["entropy_min+balance"] == "entropy_min 0.01 (none passed); balance 0.01 (passed)"
+    assert notes["hard routing+balance"] == "balance 0.01 (passed, dosed as entropy_min+balance)"
+    assert notes["temporal+memory"] == "temporal 0.01 (passed)"
+    assert notes["hard routing"] == "no dose"
+    assert "oracle" not in notes and dose_notes(ARMS, tmp_path / "absent.csv") == {}
 
 
 def test_an_arm_label_names_one_setting():
@@ -167,11 +187,12 @@ def test_the_basin_report_reads_every_arm_and_the_hand_over(tmp_path, monkeypatc
     cells = [{**row, "setting": "base"} for row in train_runs(config)]
     cells += [row for sweep in grid["sweeps"] for row in sweep_runs(config, sweep)]
     labels = sorted({cell["setting"] for cell in cells})
-    assert len(cells) == 2 * 3 * len(labels) == 2 * 3 * 10
+    assert len(cells) == 2 * 3 * len(labels) == 2 * 3 * 9
     for cell in cells:
         run_dir = Path(cell["run_dir"])
         run_dir.mkdir(parents=True)
-        value = 0.5 + 0.04 * labels.index(cell["setting"]) + 0.01 * cell["seed"]
+        arm = labels.index(cell["setting"])
+        value = 0.5 + 0.04 * arm + 0.01 * ((cell["seed"] * 7 + arm * 3) % 5)  # the seeds' differences vary
         (run_dir / "final.json").write_text(json.dumps(
             {"status": "finished", "verdict": "specialise", "return_mean": value, "return_auc": value - 0.1,
              "return_auc_run": 0.0, "intent_explained": value / 2}))
@@ -182,9 +203,11 @@ def test_the_basin_report_reads_every_arm_and_the_hand_over(tmp_path, monkeypatc
     assert main(["--config", str(config_path)]) == 0
     tables = tmp_path / "report/tables"
     cells_table = pd.read_csv(tables / "study_v3_cells.csv")
-    assert len(cells_table) == 2 * 10 and (cells_table["seeds"] == 3).all()
+    assert len(cells_table) == 2 * 9 and (cells_table["seeds"] == 3).all()
     baseline_auc = cells_table.set_index(["task", "arm"]).loc[("MultiIntent-Hunt-8x8-v0", BASELINE), "auc"]
-    assert baseline_auc == pytest.approx(0.5 + 0.04 * labels.index("base") + 0.05 - 0.1)  # return_auc, not _run
+    base = labels.index("base")
+    values = [0.5 + 0.04 * base + 0.01 * ((seed * 7 + base * 3) % 5) for seed in (4, 5, 6)]
+    assert baseline_auc == pytest.approx(sum(values) / 3 - 0.1)  # return_auc (after the first phase), not _run
     effects_table = pd.read_csv(tables / "study_v3_effects.csv")
     primary = effects_table[effects_table["family"] == "primary"]
     assert set(primary["arm"]) == {"entropy_min+balance", "entropy_min+bias_balance", "hard routing",
@@ -193,6 +216,13 @@ def test_the_basin_report_reads_every_arm_and_the_hand_over(tmp_path, monkeypatc
                                                                                          "hard routing"}
     handover = pd.read_csv(tables / "study_v3_handover.csv")
     assert handover["label_loss_end_of_fit"].to_numpy() == pytest.approx(0.3)
+    assert handover["intent_weight_end_of_fit"].to_numpy() == pytest.approx(math.exp(-0.3))
     assert handover["router_mi_end_of_fit"].to_numpy() == pytest.approx(0.6)
     for figure in ("study_v3_return_vs_intent.png", "study_v3_curves.png"):
         assert (tmp_path / "report/figures" / figure).stat().st_size > 0
+    # The seeds no choice has seen, alone, in a directory of their own.
+    assert main(["--config", str(config_path), "--seeds", "5-6"]) == 0
+    subset = pd.read_csv(tmp_path / "report/seeds5-6/tables/study_v3_cells.csv")
+    assert (subset["seeds"] == 2).all() and (subset["planned"] == 2).all()
+    with pytest.raises(SystemExit):
+        main(["--config", str(config_path), "--seeds", "five"])

@@ -17,8 +17,8 @@ The rule, per fix, over the tasks of the grid:
    fix must not buy commitment with return);
 2. of the doses left, the one whose mean intent explained (over tasks and seeds) is highest; a dose within
    `TIE` of it and smaller is preferred (the weakest dose that does as well);
-3. if no dose is left, the smallest non-zero one, marked `none passed`: study v3 then reports that fix as
-   harmful.
+3. if no dose is left, the smallest non-zero one, marked `none passed`: study v3's report marks that fix
+   with it (`moe.analysis.study_v3`, its cells' `dose`).
 A dose of 0 (temporal's memory router without the term) is reported, never chosen. Doses are ordered by
 value, not by where they stand in a table.
 """

@@ -3,6 +3,10 @@ commit by intent, and does committing pay?
 
     python -m moe.analysis.study_v3 --config workflow/config/study_v3.yaml
     python -m moe.analysis.study_v3 --config workflow/config/study_v3_basin.yaml
+    python -m moe.analysis.study_v3 --config workflow/config/study_v3.yaml --seeds 14-23
+
+(`--seeds`: those seeds alone, into `{report_dir}/seeds14-23/`: the conflict setting's seeds 4-13 also
+confirmed that it qualifies, so its seeds 14-23 are the ones no choice has seen)
 
 reads every finished run of the config's grid (its own run is the baseline) and of the sweeps the file
 declares, and writes to `{report_dir}/tables/`:
@@ -12,7 +16,8 @@ declares, and writes to `{report_dir}/tables/`:
   explains), the normalised area under the training curve, and the final return. The AUC is the whole
   run's (`return_auc_run`) for a run of one phase, and the part after the first phase (`return_auc`) for a
   phased run (the basin test), whose first phase routes by the oracle in every arm. A diverged run scores
-  0 on both returns (it failed; dropping it would flatter its arm) and has no intent explained;
+  0 on both returns (it failed; dropping it would flatter its arm) and has no intent explained. A fix's
+  `dose` says what the dose grid chose for each of its corrections, and whether any dose passed its rule;
 - `study_v3_effects.csv`: per task, arm and measure, the mean seed-paired difference against the baseline
   with its t-interval and paired t-test p. The fixes against the baseline are the primary family, Holm-
   adjusted over the fixes per task and measure (`p_holm`); controls against the baseline are shown with
@@ -21,9 +26,12 @@ declares, and writes to `{report_dir}/tables/`:
   secondary contrast that separates the correction from the model setting it rides on;
 - `study_v3.md`: both tables for reading, the power of the primary family (the smallest seed-paired effect,
   in sds of the paired differences, that the planned and the finished seeds detect with 80% power after
-  Holm; `moe.analysis.stats.detectable_effect`) and, for a phased run, the hand-over: the supervised
-  router's label loss and router mutual information at the end of the fit phase, and the router mutual
-  information at the end of the run;
+  Holm; `moe.analysis.stats.detectable_effect`) and, for a phased run, the hand-over (`study_v3_handover.csv`):
+  the supervised router's label cross-entropy over the fit phase's last updates (exp(-CE) is the geometric
+  mean weight the router gives the intent's expert on the training rollouts: near 1, the hand-over starts
+  from routing by intent) and the training router mutual information at the fit phase's end and the run's.
+  Whether routing by intent persists is read from the final evaluation's intent explained of each fix
+  against the `kept` control (the label to the end) and the baseline (the hand-over without a fix);
 and to `{report_dir}/figures/`: `study_v3_return_vs_intent.png` (final return against intent explained per
 arm: the noisy oracle's levels draw what committing is worth on one curve) and `study_v3_curves.png` (the
 training return and router mutual information over frames, per arm, phase ends marked).
@@ -31,6 +39,7 @@ training return and router mutual information over frames, per arm, phase ends m
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import sys
@@ -38,6 +47,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from moe.analysis.runs import read_run
 from moe.analysis.stats import detectable_effect, holm, mean_ci, t_test_p
 from moe.analysis.tables import interval_cell, p_value_cell, to_markdown, verdict_cell, write_report
 from moe.plan import BASE_SETTINGS, grid_report_arguments
@@ -47,6 +57,7 @@ FIX_SWEEP_PREFIX = "fix_"
 INTENT, AUC, RETURN = "intent_explained", "auc", "return_mean"
 MEASURES = {INTENT: "intent explained", AUC: "AUC", RETURN: "final return"}
 POWER_FAMILY_ALPHA, POWER = 0.05, 0.8
+DOSE_CHOICE = Path("results/reference/dose/tables/dose_chosen.csv")
 
 
 def arm_of(cell: dict) -> str:
@@ -54,18 +65,27 @@ def arm_of(cell: dict) -> str:
 
 
 def read_cell(cell: dict) -> dict | None:
-    """One run's measures from its final.json; None while it has not finished."""
-    path = Path(cell["run_dir"]) / "final.json"
-    final = json.loads(path.read_text()) if path.is_file() else {}
-    if final.get("status") not in ("finished", "diverged"):
+    """One run's measures, scored by the metric registry (`moe.analysis.runs.read_run`: a diverged run scores 0
+    in return and has no intent explained; the verdict by today's rule); None while it has not finished. The
+    AUCs are final.json's (the trainer's `sample_efficiency` of its metrics.csv)."""
+    run = read_run(cell["run_dir"])
+    if run["status"] not in ("finished", "diverged"):
         return None
-    diverged = final["status"] == "diverged"
-    phased = final.get("return_auc") is not None
-    auc = final["return_auc" if phased else "return_auc_run"]
+    diverged = run["status"] == "diverged"
+    final = json.loads((Path(cell["run_dir"]) / "final.json").read_text())
+    phased = final.get("return_auc") is not None or (diverged and phased_run(cell["run_dir"]))
+    auc = 0.0 if diverged else final["return_auc" if phased else "return_auc_run"]
     return {"task": cell["task"], "arm": arm_of(cell), "seed": int(cell["seed"]), "run_dir": cell["run_dir"],
-            "verdict": final.get("verdict") or ("diverged" if diverged else "none"), "diverged": diverged,
-            "phased": phased, INTENT: math.nan if diverged else final[INTENT],
-            AUC: 0.0 if diverged else auc, RETURN: 0.0 if diverged else final[RETURN]}
+            "verdict": run["verdict"], "diverged": diverged, "phased": phased,
+            INTENT: run[INTENT], AUC: auc, RETURN: run[RETURN]}
+
+
+def phased_run(run_dir: str) -> bool:
+    """Whether the run's record (config.yaml) has more than one phase."""
+    import yaml
+
+    record = yaml.safe_load((Path(run_dir) / "config.yaml").read_text())
+    return len(record["config"]["phases"]) > 1
 
 
 def model_settings(settings: str) -> dict[str, str]:
@@ -89,6 +109,30 @@ def references(arms: pd.DataFrame) -> dict[str, str]:
     return found
 
 
+def dose_notes(arms: pd.DataFrame, chosen_path: Path = DOSE_CHOICE) -> dict[str, str]:
+    """fix -> the dose grid's choice for each of its corrections, and whether any dose passed the grid's rule
+    (a fix carried at "none passed" collapsed the router at every dose on the calibration seeds)."""
+    if not chosen_path.is_file():
+        return {}
+    chosen = pd.read_csv(chosen_path, dtype={"chosen_dose": str})
+    notes = {}
+    for fix in arms[arms["kind"] == "fix"].itertuples():
+        variant = "+".join(fix.corrections)
+        parts = []
+        for name in fix.corrections:
+            rows = chosen[chosen["term"] == name]
+            own = rows[rows["fix"] == variant]
+            row = (own if len(own) else rows).iloc[0] if len(rows) else None
+            if row is None:
+                parts.append(f"{name}: not dosed")
+                continue
+            passed = "none passed" if row["why"].startswith("none passed") else "passed"
+            beside = "" if row["fix"] in (variant, name) else f", dosed as {row['fix']}"
+            parts.append(f"{name} {row['chosen_dose']} ({passed}{beside})")
+        notes[fix.arm] = "; ".join(parts) or "no dose"
+    return notes
+
+
 def arm_table(config_file: str, config: dict, cells: list[dict]) -> pd.DataFrame:
     """Per arm: kind (baseline, control, fix), planned seeds, model settings and corrections."""
     rows = {}
@@ -106,6 +150,8 @@ def arm_table(config_file: str, config: dict, cells: list[dict]) -> pd.DataFrame
         entry["planned"].add(int(cell["seed"]))
     table = pd.DataFrame(rows.values())
     table["planned"] = table["planned"].map(len)
+    notes = dose_notes(table)
+    table["dose"] = table["arm"].map(lambda arm: notes.get(arm, ""))
     return table
 
 
@@ -115,7 +161,8 @@ def summarise_cells(runs: pd.DataFrame, arms: pd.DataFrame) -> pd.DataFrame:
         info = arms.set_index("arm").loc[arm]
         row = {"task": task, "arm": arm, "kind": info["kind"], "seeds": len(group), "planned": info["planned"],
                "diverged": int(group["diverged"].sum()),
-               "verdicts": verdict_cell(group["verdict"].value_counts().to_dict(), len(group))}
+               "verdicts": verdict_cell(group["verdict"].value_counts().to_dict(), len(group)),
+               "dose": info["dose"]}
         for measure in MEASURES:
             row[measure], row[f"{measure}_low"], row[f"{measure}_high"] = mean_ci(group[measure], bounds=(0, 1))
         rows.append(row)
@@ -159,15 +206,18 @@ def effects(runs: pd.DataFrame, arms: pd.DataFrame) -> pd.DataFrame:
 
 
 def handover(runs: pd.DataFrame) -> pd.DataFrame:
-    """For phased runs: the supervised router's label loss (mean of the fit phase's last 4 updates) and the
-    training router mutual information at the fit phase's last update and at the run's last, per arm."""
+    """For phased runs: the supervised router's label cross-entropy over the fit phase's last 4 updates and the
+    weight exp(-CE) it implies on the intent's expert, and the training router mutual information at the fit
+    phase's last update and at the run's last, per arm (mean over seeds)."""
     rows = []
     for run in runs[runs["phased"] & ~runs["diverged"]].itertuples():
         metrics = pd.read_csv(Path(run.run_dir) / "metrics.csv")
         fit = metrics[metrics["phase"] == "fit"]
-        if fit.empty:
-            continue
-        rows.append({"task": run.task, "arm": run.arm, "label_loss_end_of_fit": fit["loss_router_label"].tail(4).mean(),
+        if fit.empty or fit["loss_router_label"].tail(4).eq(0).all():
+            continue  # no router fitted to the label there (an arm whose fit phase the oracle routes)
+        label_loss = fit["loss_router_label"].tail(4).mean()
+        rows.append({"task": run.task, "arm": run.arm, "label_loss_end_of_fit": label_loss,
+                     "intent_weight_end_of_fit": math.exp(-label_loss),
                      "router_mi_end_of_fit": fit["router_mutual_information"].iloc[-1],
                      "router_mi_end": metrics["router_mutual_information"].iloc[-1]})
     if not rows:
@@ -176,17 +226,20 @@ def handover(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def power_text(arms: pd.DataFrame, runs: pd.DataFrame) -> str:
-    fixes = int((arms["kind"] == "fix").sum())
-    if not fixes:
+    fix_arms = arms.loc[arms["kind"] == "fix", "arm"]
+    if fix_arms.empty:
         return "No fix arms: no primary family."
     planned = int(arms.loc[arms["kind"] == "fix", "planned"].min())
-    finished = runs[runs["arm"].isin(arms.loc[arms["kind"] == "fix", "arm"])].groupby(["task", "arm"]).size()
-    parts = [f"The primary family is {fixes} fixes against the baseline per task and measure (Holm)."]
-    for label, seeds in (("planned", planned), ("finished (fewest of any fix cell)", int(finished.min()))):
+    counts = runs.groupby(["task", "arm"]).size()
+    finished = min(int(counts.get((task, arm), 0)) for task in dict.fromkeys(runs["task"]) for arm in fix_arms)
+    parts = [f"The primary family is {len(fix_arms)} fixes against the baseline per task and measure (Holm)."]
+    for label, seeds in (("planned", planned), ("finished (fewest of any fix cell)", finished)):
         if seeds >= 2:
-            effect = detectable_effect(seeds, fixes, POWER_FAMILY_ALPHA, POWER)
+            effect = detectable_effect(seeds, len(fix_arms), POWER_FAMILY_ALPHA, POWER)
             parts.append(f"With the {label} {seeds} seeds a paired effect of {effect:.2f} sds of the paired "
                          f"differences is found with {POWER:.0%} power.")
+        else:
+            parts.append(f"With the {label} {seeds} seeds no effect can be tested.")
     return " ".join(parts)
 
 
@@ -195,6 +248,7 @@ def display(cells: pd.DataFrame, effects_table: pd.DataFrame) -> tuple[pd.DataFr
     shown["seeds"] = [f"{row.seeds}/{row.planned}" + (f" ({row.diverged} diverged)" if row.diverged else "")
                       for row in cells.itertuples()]
     shown["verdicts"] = cells["verdicts"]
+    shown["dose (dose grid)"] = cells["dose"]
     for measure, name in MEASURES.items():
         shown[name] = [interval_cell(row[measure], row[f"{measure}_low"], row[f"{measure}_high"], row["seeds"])
                        for _, row in cells.iterrows()]
@@ -258,13 +312,30 @@ def plot_curves(runs: pd.DataFrame, path: Path) -> None:
     save_figure(figure, [path])
 
 
+def seed_range(text: str) -> list[int]:
+    """`14-23` or `14,15,16`: the seeds a report keeps."""
+    try:
+        if "-" in text:
+            first, last = (int(part) for part in text.split("-"))
+            return list(range(first, last + 1))
+        return [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a seed range such as 14-23 or a list such as 4,5") from None
+
+
 def main(argv: list[str] | None = None) -> int:
-    config_file, config, cells = grid_report_arguments(argv, "python -m moe.analysis.study_v3",
-                                                       __doc__.splitlines()[0], "workflow/config/study_v3.yaml")
+    seeds_option = argparse.ArgumentParser(add_help=False)
+    seeds_option.add_argument("--seeds", type=seed_range)
+    known, rest = seeds_option.parse_known_args(argv)
+    config_file, config, cells = grid_report_arguments(
+        rest, "python -m moe.analysis.study_v3 [--seeds 14-23]", __doc__.splitlines()[0],
+        "workflow/config/study_v3.yaml")
+    cells = [cell for cell in cells if not known.seeds or int(cell["seed"]) in known.seeds]
     arms = arm_table(config_file, config, cells)
     rows = [row for row in map(read_cell, cells) if row is not None]
     if not rows:
-        print(f"no finished runs of {config_file} yet", file=sys.stderr)
+        print(f"no finished runs of {config_file} yet" + (f" on seeds {known.seeds}" if known.seeds else ""),
+              file=sys.stderr)
         return 1
     runs = pd.DataFrame(rows)
     cells_table = summarise_cells(runs, arms)
@@ -272,7 +343,7 @@ def main(argv: list[str] | None = None) -> int:
     handover_table = handover(runs)
     shown_cells, shown_effects = display(cells_table, effects_table)
     phased = bool(runs["phased"].any())
-    text = (f"# Study v3 ({config_file})\n\n"
+    text = (f"# Study v3 ({config_file}{f', seeds {known.seeds[0]}-{known.seeds[-1]} only' if known.seeds else ''})\n\n"
             f"AUC: {'after the first phase (return_auc)' if phased else 'the whole run (return_auc_run)'}. "
             "Mean [95% t-interval] over seeds; a diverged run scores 0 in return.\n\n"
             + to_markdown(shown_cells) + "\n\n## Seed-paired effects\n\n"
@@ -284,7 +355,7 @@ def main(argv: list[str] | None = None) -> int:
         text += ("\n## The hand-over (phased runs)\n\nThe supervised router's label loss over the fit phase's "
                  "last 4 updates, and the training router mutual information at its end and at the run's end.\n\n"
                  + to_markdown(handover_table.round(4)) + "\n")
-    out = Path(config["report_dir"])
+    out = Path(config["report_dir"]) / (f"seeds{known.seeds[0]}-{known.seeds[-1]}" if known.seeds else "")
     write_report(out / "tables", "study_v3.md", text,
                  {"study_v3_cells.csv": cells_table, "study_v3_effects.csv": effects_table,
                   **({"study_v3_handover.csv": handover_table} if not handover_table.empty else {})})
