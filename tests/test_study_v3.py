@@ -176,16 +176,14 @@ def test_the_basin_report_reads_every_arm_and_the_hand_over(tmp_path, monkeypatc
     """A fake basin grid, three seeds: every arm in the cells table, fixes in the primary family, the AUC after
     the first phase, and the hand-over read from the fit phase's last rows."""
     from moe.analysis.study_v3 import main
-    from moe.plan import sweep_runs, train_runs
+    from moe.plan import grid_report_arguments
 
     grid = yaml.safe_load((ROOT / "workflow/config/study_v3_basin.yaml").read_text())
     grid.update(seeds=[4, 5, 6], runs_dir=str(tmp_path / "runs"), report_dir=str(tmp_path / "report"))
     config_path = tmp_path / "grid.yaml"
     config_path.write_text(yaml.safe_dump(grid))
     monkeypatch.chdir(ROOT)
-    config = load_config([config_path])
-    cells = [{**row, "setting": "base"} for row in train_runs(config)]
-    cells += [row for sweep in grid["sweeps"] for row in sweep_runs(config, sweep)]
+    _, _, cells = grid_report_arguments(["--config", str(config_path)], "test", "", "")  # the report's own cells
     labels = sorted({cell["setting"] for cell in cells})
     assert len(cells) == 2 * 3 * len(labels) == 2 * 3 * 9
     for cell in cells:
