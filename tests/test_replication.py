@@ -55,7 +55,7 @@ def test_the_report_reads_every_arm_of_the_replication_grid(tmp_path, monkeypatc
     config_path.write_text(yaml.safe_dump(grid))
     monkeypatch.chdir(root)
     config = load_config([config_path])
-    cells = train_runs(config) + sweep_runs(config, "moore_arms")
+    cells = train_runs(config) + sweep_runs(config, "moore_arms") + sweep_runs(config, "view_arms")
     assert len(cells) == 5 * 3
     for index, cell in enumerate(cells):
         run_dir = Path(cell["run_dir"])
