@@ -10,7 +10,6 @@ from typing import Any
 import jsonschema
 import yaml
 
-from moe.corrections import validate_correction_names, validate_corrections
 from moe.errors import ConfigError
 
 PACKAGE_DIR = Path(__file__).parent
@@ -104,6 +103,10 @@ def resolve(config_file: str | Path | None = None, assignments: list[str] = ()) 
 
 
 def validate(config: dict) -> None:
+    # Imported here: the corrections' registry needs torch, and the table and figure jobs import
+    # this module's neighbours (moe.warmup) without validating a config; torch would cost each a second.
+    from moe.corrections import validate_correction_names, validate_corrections
+
     if isinstance(config.get("corrections"), dict):  # before the schema: a typo'd name is the real problem
         validate_correction_names(config["corrections"])
     schema = load_yaml(SCHEMA_PATH)

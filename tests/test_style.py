@@ -22,3 +22,14 @@ def test_the_suite_runs_with_plain_pytest_options_and_in_parallel_by_default(opt
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     assert "4 passed" in result.stdout
     assert ("created: 2/2 workers" in result.stdout) == (options == [])  # and workers start none of their own
+
+
+def test_the_table_and_figure_script_imports_no_torch():
+    """Every table and figure job is a fresh process running workflow/scripts/run.py: the
+    modules it imports must leave torch (and the environments) out, or each job pays their
+    import (about a second) for nothing it uses."""
+    script = Path(__file__).resolve().parents[1] / "workflow/scripts/run.py"
+    imports = "\n".join(line for line in script.read_text().splitlines() if line.startswith(("import ", "from ")))
+    check = f"{imports}\nimport sys\nprint(sorted(name for name in ('torch', 'minigrid') if name in sys.modules))"
+    result = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]", result.stdout
