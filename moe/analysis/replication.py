@@ -3,7 +3,8 @@
     python -m moe.analysis.replication --config workflow/config/moore_mt3.yaml
 
 reads every finished run of the replication grid (its own run, MOORE, and the sweeps `moore_arms` and
-`view_arms`), and writes `{report_dir}/tables/replication.{csv,md}` and `{report_dir}/figures/replication_curves.png`:
+`view_arms`), and writes `{report_dir}/tables/replication.{csv,md}` and
+`{report_dir}/figures/replication_curves.png`:
 - per arm, the IQM of the final normalised return over runs x tasks with its 95% stratified-bootstrap
   interval (`moe.analysis.stats.iqm_interval`), each task's mean normalised return, and the published
   IQM and interval (Todorov et al. 2025, Table 1, the dense rows) where there is one;
