@@ -2,7 +2,7 @@
 # Rebuild every table and figure of the committed reference results from its runs,
 # without training (train: false): the paper grid with its sweeps, then the extended
 # grid, then study v2 (fair grid, memory arm, bridge), then this round's dose grid and
-# Remap calibration. `git diff results/reference` afterwards shows what, if anything, changed.
+# Remap calibration, then the MOORE replication. `git diff results/reference` afterwards shows what, if anything, changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cores="${1:-2}"
@@ -29,3 +29,8 @@ for calibration in workflow/config/remap_screen.yaml workflow/config/remap_confi
     snakemake --cores "$cores" all $sweeps --configfile "$calibration" --config train=False --forceall
     python -m moe.analysis.calibration --config "$calibration" > /dev/null
 done
+# The MOORE replication on MT3: the published arms and the arms that read the view, then the
+# comparison with the published numbers.
+moore=workflow/config/moore_mt3.yaml
+snakemake --cores "$cores" all sweep_moore_arms sweep_view_arms --configfile "$moore" --config train=False --forceall
+python -m moe.analysis.replication --config "$moore" > /dev/null
