@@ -12,7 +12,9 @@ reads every finished run of the replication grid (its own run, MOORE, and the sw
   interval of our MOORE - MTPPO difference holds the published gap (0.78 - 0.70 = 0.08);
 - the gate of study v3 on MT3: mixing by task against MTPPO, and the oracle at K = 3 against the router
   that reads the view, each an IQM difference with its interval (`iqm_difference_interval`);
-- the training return per update, mean and range over seeds, per arm.
+- the training return per update, mean and range over seeds, per arm. It pools the episodes that ended
+  in the update, so a task whose episodes time out counts for less than in the final return, where
+  every task has 16 episodes: an arm that fails one task looks better here than there.
 A diverged run scores 0 on every task.
 """
 
@@ -87,8 +89,8 @@ def plot_curves(curves: dict[str, list[pd.DataFrame]], path: Path) -> None:
         axis.plot(frames, np.nanmean(returns, 0), label=f"{arm} ({len(runs)} seeds)")
         axis.fill_between(frames, np.nanmin(returns, 0), np.nanmax(returns, 0), alpha=0.15)
     axis.set_xlabel("frames (all three tasks)")
-    axis.set_ylabel("training return (mean over tasks' episodes)")
-    axis.set_title("MT3: training return per update, mean and range over seeds")
+    axis.set_ylabel("training return (pooled over ended episodes)")
+    axis.set_title("MT3: training return per update, mean and range over seeds", fontsize=10)
     axis.legend(fontsize=8)
     save_figure(figure, [path])
 
