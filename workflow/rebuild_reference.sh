@@ -2,7 +2,8 @@
 # Rebuild every table and figure of the committed reference results from its runs,
 # without training (train: false): the paper grid with its sweeps, then the extended
 # grid, then study v2 (fair grid, memory arm, bridge), then this round's dose grid and
-# Remap calibration, then the MOORE replication. `git diff results/reference` afterwards shows what, if anything, changed.
+# Remap calibration, then the MOORE replication. `git diff results/reference` afterwards shows
+# what, if anything, changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cores="${1:-2}"
