@@ -611,6 +611,10 @@ def test_the_iqm_and_its_stratified_bootstrap_interval():
     # Stratified: a resample keeps each task's runs in that task, so a task whose runs all
     # agree contributes its value to every resample; scores that all agree give a point.
     assert iqm_interval(np.full((5, 3), 0.7), resamples=500) == pytest.approx((0.7, 0.7, 0.7))
+    # Enumerated by hand: task A's two runs score 0 and 1, task B's 10 and 11. Drawn within each task,
+    # a resample is a, a', b, b' and its IQM (the middle two) is (max(a, a') + min(b, b')) / 2: 5 with
+    # probability 1/4 * 3/4 = 3/16, 6 with 3/16, else 5.5. Drawn from the pool, 0.5 or 10.5 could occur.
+    assert iqm_interval([[0.0, 10.0], [1.0, 11.0]], resamples=4000) == pytest.approx((5.5, 5.0, 6.0))
     with pytest.raises(ValueError, match="runs x tasks"):
         iqm_interval([0.1, 0.2])
 

@@ -23,6 +23,28 @@ def test_the_iqm_difference_interval_covers_its_estimate_and_tells_a_real_gap_fr
         iqm_difference_interval(np.zeros((3, 2)), np.zeros((3, 3)))
 
 
+def test_the_iqm_difference_interval_resamples_each_arm_within_its_tasks():
+    # Task A's runs score 0 or 1, task B's 10 or 11. A resample that keeps two runs per task has the
+    # sorted scores a, a', b, b' and the IQM (max(a, a') + min(b, b')) / 2, which is 5, 5.5 or 6; a pooled
+    # resample could reach 0.5 or 10.5. The reference arm is constant, so the difference lies in [5, 6] - 1.
+    arm = np.array([[0.0, 10.0], [1.0, 11.0]])
+    estimate, low, high = iqm_difference_interval(arm, np.ones((3, 2)), resamples=4000)
+    assert estimate == pytest.approx(5.5 - 1.0)
+    assert 4.0 <= low < estimate < high <= 5.0
+    assert (low, high) == pytest.approx((4.0, 5.0))  # each extreme has probability 3/16, more than a 2.5% tail
+
+
+def test_the_differences_carry_a_stricter_interval_that_holds_the_95_one():
+    rng = np.random.default_rng(3)
+    scores = {"intent oracle, K = 3": rng.uniform(0.6, 0.9, size=(5, 3)),
+              "view router, K = 3": rng.uniform(0.2, 0.7, size=(5, 3)), "MTPPO": rng.uniform(0.5, 0.8, size=(10, 3))}
+    gaps = differences(scores).set_index("difference")
+    assert list(gaps.index) == ["intent oracle, K = 3 - view router, K = 3", "intent oracle, K = 3 - MTPPO",
+                                "MTPPO - view router, K = 3"]
+    assert (gaps["low_99"] <= gaps["low"]).all() and (gaps["high"] <= gaps["high_99"]).all()
+    assert (gaps["excludes_0_at_99"] <= gaps["excludes_0"]).all()
+
+
 def test_the_match_reads_overlapping_intervals_and_the_published_gap():
     assert overlaps((0.5, 0.7), (0.69, 0.9)) and not overlaps((0.5, 0.6), (0.61, 0.9))
     finals = [{"normalized_return_by_task": {"A": a, "B": b, "C": c}} for a, b, c in
