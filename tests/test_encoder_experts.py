@@ -117,6 +117,21 @@ def test_one_expert_has_weight_one_and_no_router():
     assert torch.equal(network.mixing(views(3), torch.tensor([0, 1, 2]), torch.zeros(1))[0], torch.ones(3, 1))
 
 
+def test_the_single_head_form_reads_the_task_one_hot_beside_the_mixed_features():
+    network = agent(num_experts=1, router="learned", intent_input=True).actor
+    image, task = views(3), torch.tensor([2, 0, 1])
+    assert network.heads.heads[0][0].in_features == network.experts.out_dim + 3
+    with torch.no_grad():
+        by_hand = torch.cat([torch.tanh(network.experts(image)[:, 0]), torch.eye(3)[task]], dim=-1)
+        assert torch.allclose(network(image, task, torch.zeros(1))[0], network.heads.heads[0](by_hand), atol=1e-6)
+        # One view, three tasks: three outputs; without the one-hot the task changes nothing.
+        same_view = image[:1].repeat(3, 1, 1, 1)
+        told = network(same_view, torch.tensor([0, 1, 2]), torch.zeros(1))[0]
+        assert not torch.allclose(told[0], told[1]) and not torch.allclose(told[1], told[2])
+        blind = agent(num_experts=1, router="learned").actor(same_view, torch.tensor([0, 1, 2]), torch.zeros(1))[0]
+        assert torch.equal(blind[0], blind[1]) and torch.equal(blind[1], blind[2])
+
+
 def test_each_sample_is_read_by_its_own_tasks_head():
     network = agent(task_heads=True).actor
     image, task = views(6), torch.tensor([0, 1, 2, 2, 1, 0])

@@ -51,6 +51,21 @@ def test_a_member_is_minigrids_own_task_labelled_with_its_name(task):
             break
 
 
+@pytest.mark.parametrize("suite", ["MT5", "MT7"])
+def test_the_larger_suites_build_with_every_member_labelled_in_a_batch(suite):
+    task_id = f"MultiTask-{suite}-v0"
+    members = SUITES[suite]
+    batch = EnvBatch(task_id, len(members))
+    first = batch.reset(list(range(len(members))))
+    assert first["intent"].tolist() == list(range(len(members)))
+    assert first["image"].shape == (len(members), 7, 7, 3)
+    for task, member in enumerate(members):
+        env = make_env(task_id, task=task)
+        _, info = env.reset(seed=3)
+        assert info["intent"] == envs.intents_of(task_id)[task] == member.removeprefix("MiniGrid-").removesuffix("-v0")
+        assert env.unwrapped.max_steps == gym.make(member).unwrapped.max_steps
+
+
 def test_a_batch_gives_every_task_an_equal_share():
     batch = EnvBatch("MultiTask-MT3-v0", 6)
     assert batch.reset(list(range(6)))["intent"].tolist() == [0, 1, 2, 0, 1, 2]

@@ -1,4 +1,5 @@
-"""Intervals and tests across seeds: `mean_ci` is the one interval of every table and figure.
+"""Intervals and tests across seeds: `mean_ci` is the interval of every table and figure but the
+multi-task suites' IQM (`iqm_interval`, `iqm_difference_interval`, a stratified bootstrap).
 
 Why a t-interval: with 5-10 seeds it is the interval whose coverage holds up best
 when simulated (`python -m moe.tools.coverage` prints the figures quoted in
