@@ -34,7 +34,10 @@ rule warmup:
         "{params.trainer} {params.command} --out {params.out_dir} --warmup-only > {log} 2>&1"
 
 
+# A run whose warm-up is done goes ahead of warm-ups still to train: finished runs land as the
+# grid goes, and a grid stopped part-way leaves them whole rather than a stock of bare warm-ups.
 rule train:
+    priority: 1
     input:
         warmup=lambda wildcards: os.path.join(run_of(wildcards).warmup_dir, "warmup.json"),
     output:
