@@ -13,7 +13,7 @@ import yaml
 from scipy import stats as scipy_stats
 
 from moe.analysis.stats import detectable_effect, holm
-from moe.analysis.study_v3 import BASELINE, arm_table, dose_notes, effects, power_text, references
+from moe.analysis.study_v3 import BASELINE, arm_table, dose_notes, effects, oracle_arm, power_text, references
 from moe.config import resolve
 from moe.plan import build, format_value, load_config
 
@@ -135,6 +135,21 @@ def test_effects_pair_by_seed_and_holm_adjusts_the_fixes_alone():
     assert len(primary) == 4  # the four fixes against the baseline, and no control in their family
     assert primary["p_holm"].to_numpy() == pytest.approx(holm(primary["p"].to_numpy()), nan_ok=True)
     assert (primary["p_holm"] >= primary["p"]).all()
+    # Every fix is also set against the intent oracle, by seed and outside the Holm family; controls are not.
+    gap = returns[returns["family"] == "gap"]
+    assert sorted(gap.index) == sorted((fix, "oracle") for fix in ("temporal+memory", "hard routing",
+                                                                   "hard routing+balance", "entropy_min+balance"))
+    assert gap.loc[("entropy_min+balance", "oracle"), "difference"] == pytest.approx(
+        ((0.5 - 0.9) + (0.6 - 0.8) + (0.6 - 0.95) + (0.8 - 0.85)) / 4)
+    assert gap.loc[("hard routing+balance", "oracle"), "pairs"] == 3
+    assert gap["p_holm"].isna().all()
+
+
+def test_the_oracle_a_fix_is_set_against_is_the_noiseless_one():
+    noisy = fake_arms([("oracle p=0.219", "control", {"model.router": "oracle", "model.oracle_noise": "0.21875"},
+                        [], 4)])
+    assert oracle_arm(pd.concat([ARMS, noisy], ignore_index=True)) == "oracle"
+    assert oracle_arm(pd.concat([ARMS[ARMS["arm"] != "oracle"], noisy], ignore_index=True)) is None
 
 
 def test_power_is_stated_for_the_planned_and_the_finished_seeds():

@@ -23,7 +23,8 @@ declares, and writes to `{report_dir}/tables/`:
   adjusted over the fixes per task and measure (`p_holm`); controls against the baseline are shown with
   their raw p. A fix that adds a correction to another arm of the study (temporal+memory to the memory
   router, hard routing+balance to hard routing) is also set against that arm (`reference`), raw p: a
-  secondary contrast that separates the correction from the model setting it rides on;
+  secondary contrast that separates the correction from the model setting it rides on. Where the setting runs
+  the intent oracle, every fix is also set against it (`gap`, raw p): what of the oracle's lead the fix leaves;
 - `study_v3.md`: both tables for reading, the power of the primary family (the smallest seed-paired effect,
   in sds of the paired differences, that the planned and the finished seeds detect with 80% power after
   Holm; `moe.analysis.stats.detectable_effect`) and, for a phased run, the hand-over (`study_v3_handover.csv`):
@@ -177,8 +178,17 @@ def paired(runs: pd.DataFrame, task: str, arm: str, other: str, measure: str) ->
     return (values[arm] - values[other]).dropna()
 
 
+def oracle_arm(arms: pd.DataFrame) -> str | None:
+    """The intent oracle's arm: the control routed by the true intent and nothing else changed (a noisy
+    oracle, which also sets its noise, is not it); None where the setting runs none (the basin test)."""
+    found = [arm.arm for arm in arms.itertuples() if arm.kind == "control" and not arm.corrections
+             and arm.model == {"model.router": "oracle"}]
+    return found[0] if len(found) == 1 else None
+
+
 def effects(runs: pd.DataFrame, arms: pd.DataFrame) -> pd.DataFrame:
     reference_of = references(arms)
+    oracle = oracle_arm(arms)
     rows = []
     for task in dict.fromkeys(runs["task"]):
         present = set(runs.loc[runs["task"] == task, "arm"])
@@ -188,6 +198,8 @@ def effects(runs: pd.DataFrame, arms: pd.DataFrame) -> pd.DataFrame:
             contrasts = [(BASELINE, "primary" if arm.kind == "fix" else "control")]
             if arm.arm in reference_of and reference_of[arm.arm] in present:
                 contrasts.append((reference_of[arm.arm], "secondary"))
+            if arm.kind == "fix" and oracle in present:
+                contrasts.append((oracle, "gap"))
             for other, family in contrasts:
                 for measure in MEASURES:
                     differences = paired(runs, task, arm.arm, other, measure)
@@ -347,8 +359,9 @@ def main(argv: list[str] | None = None) -> int:
             f"AUC: {'after the first phase (return_auc)' if phased else 'the whole run (return_auc_run)'}. "
             "Mean [95% t-interval] over seeds; a diverged run scores 0 in return.\n\n"
             + to_markdown(shown_cells) + "\n\n## Seed-paired effects\n\n"
-            "primary: a fix against the baseline, Holm over the fixes per task and measure (p_holm); control "
-            "and secondary (a fix against the arm it adds corrections to): raw p, unadjusted.\n\n"
+            "primary: a fix against the baseline, Holm over the fixes per task and measure (p_holm); control, "
+            "secondary (a fix against the arm it adds corrections to) and gap (a fix against the intent oracle: "
+            "the part of the oracle's lead the fix leaves): raw p, unadjusted.\n\n"
             + (to_markdown(shown_effects) if not shown_effects.empty else "(no pairs yet)") + "\n\n## Power\n\n"
             + power_text(arms, runs) + "\n")
     if not handover_table.empty:
