@@ -80,6 +80,8 @@ for sweep_name in config["sweeps"]:
         input:
             table(f"sweep_{sweep_name}.csv"),
             figure(f"sweep_{sweep_name}.png"),
+            # its runs too, as `all` asks for the grid's (see the Snakefile)
+            run_files(plan.sweep_runs(config, sweep_name), "final.json"),
 
 
 rule sweeps:
@@ -87,3 +89,4 @@ rule sweeps:
     input:
         [table(f"sweep_{name}.csv") for name in config["sweeps"]],
         [figure(f"sweep_{name}.png") for name in config["sweeps"]],
+        [run_files(plan.sweep_runs(config, name), "final.json") for name in config["sweeps"]],
