@@ -135,10 +135,13 @@ def test_effects_pair_by_seed_and_holm_adjusts_the_fixes_alone():
     assert len(primary) == 4  # the four fixes against the baseline, and no control in their family
     assert primary["p_holm"].to_numpy() == pytest.approx(holm(primary["p"].to_numpy()), nan_ok=True)
     assert (primary["p_holm"] >= primary["p"]).all()
-    # Every fix is also set against the intent oracle, by seed and outside the Holm family; controls are not.
+    # Every arm but the baseline and the oracle itself is also set against the oracle, by seed and outside
+    # the Holm family.
     gap = returns[returns["family"] == "gap"]
-    assert sorted(gap.index) == sorted((fix, "oracle") for fix in ("temporal+memory", "hard routing",
+    assert sorted(gap.index) == sorted((arm, "oracle") for arm in ("memory router", "temporal+memory", "hard routing",
                                                                    "hard routing+balance", "entropy_min+balance"))
+    assert gap.loc[("memory router", "oracle"), "difference"] == pytest.approx(
+        ((0.2 - 0.9) + (0.2 - 0.8) + (0.3 - 0.95) + (0.5 - 0.85)) / 4)
     assert gap.loc[("entropy_min+balance", "oracle"), "difference"] == pytest.approx(
         ((0.5 - 0.9) + (0.6 - 0.8) + (0.6 - 0.95) + (0.8 - 0.85)) / 4)
     assert gap.loc[("hard routing+balance", "oracle"), "pairs"] == 3

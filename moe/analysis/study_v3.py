@@ -24,7 +24,8 @@ declares, and writes to `{report_dir}/tables/`:
   their raw p. A fix that adds a correction to another arm of the study (temporal+memory to the memory
   router, hard routing+balance to hard routing) is also set against that arm (`reference`), raw p: a
   secondary contrast that separates the correction from the model setting it rides on. Where the setting runs
-  the intent oracle, every fix is also set against it (`gap`, raw p): what of the oracle's lead the fix leaves;
+  the intent oracle, every other arm but the baseline is also set against it (`gap`, raw p): what of the
+  oracle's lead a fix leaves, and how much of it a control reaches (the label-trained router: from the view);
 - `study_v3.md`: both tables for reading, the power of the primary family (the smallest seed-paired effect,
   in sds of the paired differences, that the planned and the finished seeds detect with 80% power after
   Holm; `moe.analysis.stats.detectable_effect`) and, for a phased run, the hand-over (`study_v3_handover.csv`):
@@ -198,7 +199,7 @@ def effects(runs: pd.DataFrame, arms: pd.DataFrame) -> pd.DataFrame:
             contrasts = [(BASELINE, "primary" if arm.kind == "fix" else "control")]
             if arm.arm in reference_of and reference_of[arm.arm] in present:
                 contrasts.append((reference_of[arm.arm], "secondary"))
-            if arm.kind == "fix" and oracle in present:
+            if oracle in present and arm.arm != oracle:
                 contrasts.append((oracle, "gap"))
             for other, family in contrasts:
                 for measure in MEASURES:
@@ -360,8 +361,8 @@ def main(argv: list[str] | None = None) -> int:
             "Mean [95% t-interval] over seeds; a diverged run scores 0 in return.\n\n"
             + to_markdown(shown_cells) + "\n\n## Seed-paired effects\n\n"
             "primary: a fix against the baseline, Holm over the fixes per task and measure (p_holm); control, "
-            "secondary (a fix against the arm it adds corrections to) and gap (a fix against the intent oracle: "
-            "the part of the oracle's lead the fix leaves): raw p, unadjusted.\n\n"
+            "secondary (a fix against the arm it adds corrections to) and gap (an arm against the intent oracle: "
+            "the part of the oracle's lead it leaves): raw p, unadjusted.\n\n"
             + (to_markdown(shown_effects) if not shown_effects.empty else "(no pairs yet)") + "\n\n## Power\n\n"
             + power_text(arms, runs) + "\n")
     if not handover_table.empty:
