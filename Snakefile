@@ -50,16 +50,17 @@ include: "workflow/rules/reference.smk"
 
 # The main study's tables and figures: each rule marks its own with final_output()
 # (common.smk), so a new rule joins `all` where it is written.
-# Each target also asks for its runs: Snakemake does not remake a missing input of an
-# output it finds up to date, so tables made from part of the grid (allow_missing_runs)
-# would otherwise keep a later plain call from training the rest. An input function, so
-# that only a target that is asked for names its runs (train: false errs on missing ones).
+# Each target also asks for its runs (an input function, so only a target asked for names
+# them): Snakemake does not remake a missing input of an output it finds up to date. With
+# its records (.snakemake/) it sees that a table's set of inputs changed; without them
+# (tables copied in, a fresh checkout), tables made from part of the grid
+# (allow_missing_runs) would keep a later plain call from training the rest.
 rule all:
     default_target: True
     localrule: True
     input:
         get_final_output(),
-        lambda wildcards: run_files(plan.train_runs(config), "final.json"),
+        GRID_RUN_FILES["finals"],
 
 
 # The study's tables without its figures: the numbers, in a fraction of the time.
@@ -67,4 +68,4 @@ rule tables:
     localrule: True
     input:
         [path for path in get_final_output() if path.startswith(table(""))],
-        lambda wildcards: run_files(plan.train_runs(config), "final.json"),
+        GRID_RUN_FILES["finals"],

@@ -15,7 +15,7 @@ from scipy import stats as scipy_stats
 from moe.analysis.stats import detectable_effect, holm
 from moe.analysis.study_v3 import BASELINE, arm_table, dose_notes, effects, oracle_arm, power_text, references
 from moe.config import resolve
-from moe.plan import build, format_value, load_config
+from moe.plan import build, format_value, load_config, own_sweeps, sweep_runs
 
 ROOT = Path(__file__).resolve().parents[1]
 STUDY_CONFIGS = ["workflow/config/study_v3.yaml", "workflow/config/study_v3_basin.yaml"]
@@ -96,7 +96,8 @@ def fake_runs(values: dict[str, list[float]], task: str = "T") -> pd.DataFrame:
 
 
 def fake_arms(rows: list[tuple]) -> pd.DataFrame:
-    return pd.DataFrame([{"arm": arm, "kind": kind, "model": model, "corrections": corrections, "planned": planned}
+    return pd.DataFrame([{"arm": arm, "kind": kind, "model": model, "corrections": corrections, "planned": planned,
+                          "settings": ",".join(f"{key}={value}" for key, value in sorted(model.items())) or "base"}
                          for arm, kind, model, corrections, planned in rows])
 
 
@@ -136,7 +137,8 @@ def test_effects_pair_by_seed_and_holm_adjusts_the_fixes_alone():
     assert primary["p_holm"].to_numpy() == pytest.approx(holm(primary["p"].to_numpy()), nan_ok=True)
     assert (primary["p_holm"] >= primary["p"]).all()
     # Every arm but the baseline and the oracle itself is also set against the oracle, by seed and outside
-    # the Holm family.
+    # the Holm family, on the AUC and the final return (the oracle's intent explained is 1 by construction).
+    assert set(table.loc[table["family"] == "gap", "measure"]) == {"AUC", "final return"}
     gap = returns[returns["family"] == "gap"]
     assert sorted(gap.index) == sorted((arm, "oracle") for arm in ("memory router", "temporal+memory", "hard routing",
                                                                    "hard routing+balance", "entropy_min+balance"))
@@ -148,11 +150,21 @@ def test_effects_pair_by_seed_and_holm_adjusts_the_fixes_alone():
     assert gap["p_holm"].isna().all()
 
 
-def test_the_oracle_a_fix_is_set_against_is_the_noiseless_one():
+def test_the_oracle_the_arms_are_set_against_is_the_noiseless_one(monkeypatch):
     noisy = fake_arms([("oracle p=0.219", "control", {"model.router": "oracle", "model.oracle_noise": "0.21875"},
                         [], 4)])
     assert oracle_arm(pd.concat([ARMS, noisy], ignore_index=True)) == "oracle"
     assert oracle_arm(pd.concat([ARMS[ARMS["arm"] != "oracle"], noisy], ignore_index=True)) is None
+    twice = fake_arms([("oracle again", "control", {"model.router": "oracle"}, [], 4)])
+    with pytest.raises(ValueError, match="oracle, oracle again"):
+        oracle_arm(pd.concat([ARMS, twice], ignore_index=True))
+    # The study's own configs, through the settings ids the plan writes: the conflict setting's oracle is found,
+    # the basin test runs none.
+    monkeypatch.chdir(ROOT)
+    for config_file, expected in zip(STUDY_CONFIGS, ["oracle", None], strict=True):
+        config = load_config([ROOT / config_file], repo=ROOT)
+        cells = [run for name in own_sweeps(config_file) for run in sweep_runs(config, name)]
+        assert oracle_arm(arm_table(config_file, config, cells)) == expected, config_file
 
 
 def test_power_is_stated_for_the_planned_and_the_finished_seeds():
@@ -230,6 +242,7 @@ def test_the_basin_report_reads_every_arm_and_the_hand_over(tmp_path, monkeypatc
                                    "hard routing+balance", "overlap (router only)", "temporal+memory"}
     assert set(effects_table.loc[effects_table["family"] == "secondary", "against"]) == {"memory router",
                                                                                          "hard routing"}
+    assert set(effects_table["family"]) == {"primary", "secondary", "control"}  # no oracle here: no gap
     handover = pd.read_csv(tables / "study_v3_handover.csv")
     assert handover["label_loss_end_of_fit"].to_numpy() == pytest.approx(0.3)
     assert handover["intent_weight_end_of_fit"].to_numpy() == pytest.approx(math.exp(-0.3))

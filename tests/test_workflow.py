@@ -296,7 +296,7 @@ def test_failed_runs_reported_as_missing_with_keep_going(tmp_path, study):
     # the runs themselves.
     shutil.rmtree(workdir / ".snakemake" / "metadata")
     jobs = planned_jobs(workdir, "--configfile", configfile)
-    assert jobs["train"] == 4 and jobs["aggregate_final"] == 1, jobs
+    assert jobs.get("train") == 4 and jobs.get("aggregate_final") == 1, jobs
     snakemake(workdir, "--cores", "2", "--configfile", configfile)
     summary = check_tables_match_runs(workdir, config)
     assert summary["n_missing"].tolist() == [0, 0, 0, 0] and summary["n_finished"].tolist() == [2, 2, 2, 2]
@@ -367,6 +367,13 @@ def test_fake_sweep_end_to_end_reuses_the_grids_runs(tmp_path):
     assert f"'corrections.temporal.coef': '{values[1]}'" in log.read_text() and "temporal seed 2" in log.read_text()
     for ext in ("pdf", "png"):
         assert (workdir / f"results/figures/sweep_temporal_coef.{ext}").stat().st_size > 1000
+
+    # A sweep run gone, and Snakemake's records with it: the sweep's target trains it again, as `all` does
+    # the grid's (test_failed_runs_reported_as_missing_with_keep_going).
+    shutil.rmtree(workdir / f"results/runs/{task}/temporal/corrections.temporal.coef={values[1]}/seed2")
+    shutil.rmtree(workdir / ".snakemake" / "metadata")
+    jobs = planned_jobs(workdir, "sweep_temporal_coef", "--configfile", configfile)
+    assert jobs.get("train") == 1 and jobs.get("aggregate_sweep") == 1, jobs
 
 
 # --- end to end with the real trainer -----------------------------------------------

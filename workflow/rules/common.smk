@@ -108,6 +108,12 @@ def run_files(runs, filename):
     return [os.path.join(run["run_dir"], filename) for run in runs]
 
 
+def sweep_run_files(sweep, filename):
+    """An input function: `filename` in each run directory of `sweep` (run_files), named
+    only when a job that asks for them is planned."""
+    return lambda wildcards: run_files(plan.sweep_runs(config, sweep), filename)
+
+
 # --- tables and figures -----------------------------------------------------------
 # One script, scripts/run.py, makes every table and figure: `params.step` names its
 # function, the other params are that function's arguments. Each rule is a localrule

@@ -71,11 +71,6 @@ use rule plot_final_router_entropy as plot_sweep with:
         ),
 
 
-def sweep_finals(sweep):
-    """An input function: the final.json of the sweep's runs, named only when a target asks for them."""
-    return lambda wildcards: run_files(plan.sweep_runs(config, sweep), "final.json")
-
-
 for sweep_name in config["sweeps"]:
 
     rule:
@@ -86,7 +81,7 @@ for sweep_name in config["sweeps"]:
             table(f"sweep_{sweep_name}.csv"),
             figure(f"sweep_{sweep_name}.png"),
             # its runs too, as `all` asks for the grid's (see the Snakefile)
-            sweep_finals(sweep_name),
+            sweep_run_files(sweep_name, "final.json"),
 
 
 rule sweeps:
@@ -94,4 +89,4 @@ rule sweeps:
     input:
         [table(f"sweep_{name}.csv") for name in config["sweeps"]],
         [figure(f"sweep_{name}.png") for name in config["sweeps"]],
-        [sweep_finals(name) for name in config["sweeps"]],
+        [sweep_run_files(name, "final.json") for name in config["sweeps"]],
