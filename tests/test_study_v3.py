@@ -15,7 +15,7 @@ from scipy import stats as scipy_stats
 from moe.analysis.stats import detectable_effect, holm
 from moe.analysis.study_v3 import BASELINE, arm_table, dose_notes, effects, oracle_arm, power_text, references
 from moe.config import resolve
-from moe.plan import build, format_value, load_config, own_sweeps, sweep_runs
+from moe.plan import build, format_value, load_config, own_sweeps, settings_id, sweep_runs
 
 ROOT = Path(__file__).resolve().parents[1]
 STUDY_CONFIGS = ["workflow/config/study_v3.yaml", "workflow/config/study_v3_basin.yaml"]
@@ -97,7 +97,7 @@ def fake_runs(values: dict[str, list[float]], task: str = "T") -> pd.DataFrame:
 
 def fake_arms(rows: list[tuple]) -> pd.DataFrame:
     return pd.DataFrame([{"arm": arm, "kind": kind, "model": model, "corrections": corrections, "planned": planned,
-                          "settings": ",".join(f"{key}={value}" for key, value in sorted(model.items())) or "base"}
+                          "settings": settings_id(model)}
                          for arm, kind, model, corrections, planned in rows])
 
 

@@ -53,7 +53,7 @@ import pandas as pd
 from moe.analysis.runs import read_run
 from moe.analysis.stats import detectable_effect, holm, mean_ci, t_test_p
 from moe.analysis.tables import interval_cell, p_value_cell, to_markdown, verdict_cell, write_report
-from moe.plan import BASE_SETTINGS, grid_report_arguments
+from moe.plan import BASE_SETTINGS, grid_report_arguments, settings_id
 
 BASELINE = "baseline"
 FIX_SWEEP_PREFIX = "fix_"
@@ -61,7 +61,7 @@ INTENT, AUC, RETURN = "intent_explained", "auc", "return_mean"
 MEASURES = {INTENT: "intent explained", AUC: "AUC", RETURN: "final return"}
 POWER_FAMILY_ALPHA, POWER = 0.05, 0.8
 DOSE_CHOICE = Path("results/reference/dose/tables/dose_chosen.csv")
-ORACLE_SETTINGS = "model.router=oracle"
+ORACLE_SETTINGS = settings_id({"model.router": "oracle"})
 #: What the gap to the oracle is read on: its intent explained is 1 by construction, so that row would
 #: only restate the arm's own.
 GAP_MEASURES = (AUC, RETURN)

@@ -26,7 +26,5 @@ table_rule(
 rule compare_reference:
     localrule: True
     input:
-        table("compare_reference_runs.csv"),
-        table("compare_reference.csv"),
-        table("compare_reference.md"),
+        rules.compare_reference_table.output,
         GRID_RUN_FILES["finals"],
